@@ -1,0 +1,145 @@
+// The shape of routes.yml. Durations and sizes are converted to numbers here, so the
+// rest of the program only sees milliseconds and bytes.
+import { z } from "zod";
+import { parseBytes, parseDuration } from "./units.js";
+
+const duration = z.string().transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const byteSize = z.union([z.string(), z.number()]).transform((text, ctx) => {
+  try {
+    return parseBytes(text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]+$/, "names may use letters, digits, _ . : - only");
+
+const rateLimit = z.strictObject({
+  max: z.number().int().positive(),
+  per: duration,
+});
+
+const secret = z.string().min(1, "must not be empty");
+
+const bearerOrBasic = z.union([
+  z.strictObject({ bearer_token: secret }),
+  z.strictObject({ basic_auth: z.strictObject({ username: z.string().min(1), password: secret }) }),
+]);
+
+const robotTarget = z.strictObject({
+  type: z.literal("robot"),
+  /** A full webhook URL, or just the key. */
+  webhook: secret,
+  rate_limit: rateLimit.optional(),
+});
+
+const recipients = z.union([z.literal("@all"), z.array(z.string().min(1)).min(1)]);
+
+const appTarget = z.strictObject({
+  type: z.literal("app"),
+  corp_id: z.string().min(1),
+  secret,
+  agent_id: z.number().int().positive(),
+  to_user: recipients.optional(),
+  to_party: recipients.optional(),
+  to_tag: recipients.optional(),
+  rate_limit: rateLimit.optional(),
+  callback: z.strictObject({ token: secret, aes_key: z.string().length(43) }).optional(),
+});
+
+export const formatSchema = z.enum(["text", "markdown"]);
+
+export interface RouteNodeConfig {
+  receiver?: string;
+  matchers?: string[];
+  continue?: boolean;
+  format?: "text" | "markdown";
+  template?: string;
+  mention?: string[];
+  routes?: RouteNodeConfig[];
+}
+
+const routeNode: z.ZodType<RouteNodeConfig> = z.lazy(() =>
+  z.strictObject({
+    receiver: name.optional(),
+    matchers: z.array(z.string()).optional(),
+    continue: z.boolean().optional(),
+    format: formatSchema.optional(),
+    template: z.string().regex(/^[A-Za-z0-9_-]+$/, "template names may use letters, digits, _ - only").optional(),
+    mention: z.array(z.string().min(1)).optional(),
+    routes: z.array(routeNode).optional(),
+  }),
+);
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      listen: z.string().default(":8080"),
+      max_body: byteSize.default(1024 * 1024),
+      rate_limit: z.strictObject({ per_ip: z.number().int().positive(), per: duration }).optional(),
+    })
+    .prefault({}),
+  wecom: z
+    .strictObject({
+      api_base: z.url().default("https://qyapi.weixin.qq.com"),
+      /** One HTTP request to WeCom may take at most this long. */
+      timeout: duration.default(10_000),
+    })
+    .prefault({}),
+  templates: z
+    .strictObject({
+      /** Folder of user templates; defaults shipped with the relay fill the gaps. */
+      dir: z.string().default("templates"),
+      /** IANA zone for dates in messages. */
+      timezone: z.string().default("Asia/Shanghai"),
+    })
+    .prefault({}),
+  delivery: z
+    .strictObject({
+      /** A message not accepted by WeCom within this long is dead-lettered. */
+      max_age: duration.default(3_600_000),
+      /** HTTP sends in flight at once, over all targets. */
+      concurrency: z.number().int().positive().default(8),
+      /** First retry delay; doubles each attempt, with jitter. */
+      retry_initial: duration.default(1000),
+      retry_max: duration.default(60_000),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      alertmanager: bearerOrBasic.optional(),
+      grafana: bearerOrBasic.optional(),
+      github: z.strictObject({ secret }).optional(),
+      api: bearerOrBasic.optional(),
+    })
+    .prefault({}),
+  targets: z.record(name, z.discriminatedUnion("type", [robotTarget, appTarget])),
+  receivers: z
+    .array(
+      z.strictObject({
+        name,
+        targets: z.array(name).min(1),
+        throttle: rateLimit.optional(),
+      }),
+    )
+    .min(1),
+  route: routeNode,
+});
+
+export type Config = z.output<typeof configSchema>;
+export type TargetConfig = Config["targets"][string];
+export type RobotTargetConfig = z.output<typeof robotTarget>;
+export type AppTargetConfig = z.output<typeof appTarget>;
+export type ReceiverConfig = Config["receivers"][number];
+export type RateLimit = z.output<typeof rateLimit>;

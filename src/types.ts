@@ -1,0 +1,73 @@
+// The values that flow between stages. Stages depend on these, never on each other.
+
+export type Source = "alertmanager" | "grafana" | "github" | "api";
+
+export type Format = "text" | "markdown";
+
+export type Labels = Record<string, string>;
+
+/** One notification from outside, turned into something routes can match. */
+export interface Event {
+  /** Stable id: the same notification content gives the same id. */
+  id: string;
+  source: Source;
+  /** What routes match on: always has `source`, and `status` where it applies. */
+  labels: Labels;
+  status?: "firing" | "resolved";
+  /** What templates see: the payload plus fields derived from it. */
+  data: Record<string, unknown>;
+  /** One line naming what happened (every alert name); used in digests. */
+  summary: string;
+}
+
+/** One route decision for one event (continue: true can give several). */
+export interface Match {
+  receiver: string;
+  /** Template name without extension; defaults to the event's source. */
+  template: string;
+  format: Format;
+  /** User ids to mention; "@all" allowed. */
+  mention: string[];
+  /** Human-readable path of the matched route, e.g. "route.routes[1]". */
+  route: string;
+}
+
+export type MessageType = "text" | "markdown";
+
+/** A rendered message for one target, already within that target's byte limit. */
+export interface Message {
+  target: string;
+  receiver: string;
+  msgtype: MessageType;
+  content: string;
+  /** For text messages: user ids for WeCom's mentioned_list. */
+  mention: string[];
+  /** One line for digests (see Event.summary). */
+  summary: string;
+  eventIds: string[];
+}
+
+export type DeliveryState = "queued" | "sent" | "dead";
+
+/** A message as the outbox holds it. */
+export interface Delivery {
+  id: string;
+  message: Message;
+  state: DeliveryState;
+  attempts: number;
+  /** Epoch ms. */
+  createdAt: number;
+  nextAttemptAt: number;
+  lastError?: string;
+  sentAt?: number;
+}
+
+/** What a channel says about one send. Errors are values, not exceptions. */
+export type SendResult =
+  | { kind: "ok" }
+  /** Try again; afterMs is a floor on the wait (e.g. 45009 waits for the rate window). */
+  | { kind: "retry"; error: string; errcode?: number; afterMs?: number }
+  /** App token was rejected: refresh it once and retry. */
+  | { kind: "refreshToken"; error: string; errcode: number }
+  /** Will never succeed as it is: dead-letter now. */
+  | { kind: "permanent"; error: string; errcode?: number };
