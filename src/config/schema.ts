@@ -114,6 +114,8 @@ export const configSchema = z.strictObject({
       /** First retry delay; doubles each attempt, with jitter. */
       retry_initial: duration.default(1000),
       retry_max: duration.default(60_000),
+      /** Merge a target's backlog into digests once it would take longer than this to drain. */
+      coalesce_after: duration.default(30_000),
     })
     .prefault({}),
   auth: z

@@ -1,0 +1,214 @@
+#!/usr/bin/env node
+// wecom-relay serve | check | routes test | render. Exit codes: 0 ok, 1 invalid input or
+// config, 2 usage error.
+import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { formatConfigError, type ConfigError } from "./config/errors.js";
+import { parseListen } from "./listen.js";
+import { logger } from "./log.js";
+import { createApp } from "./server.js";
+import { loadRelay, Service } from "./service.js";
+import { sourceAdapters } from "./sources/index.js";
+import { parseJson, decodeUtf8 } from "./http/body.js";
+import type { Format, Labels, Match } from "./types.js";
+
+const USAGE = `Usage:
+  wecom-relay [serve] [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
+  wecom-relay check [--config FILE]
+  wecom-relay routes test [--config FILE] [--expect RECEIVER,...] label=value ...
+  wecom-relay render [--config FILE] --source SOURCE [--template NAME] [--format text|markdown] --payload FILE.json
+
+Environment: WECOM_RELAY_CONFIG, WECOM_RELAY_LISTEN, WECOM_RELAY_DATA_DIR, WECOM_RELAY_LOG_LEVEL.
+`;
+
+class UsageError extends Error {}
+
+const configOption = { config: { type: "string", short: "c" } } as const;
+
+function parse<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function configFile(value: string | undefined): string {
+  return value ?? process.env.WECOM_RELAY_CONFIG ?? "routes.yml";
+}
+
+function printErrors(errors: ConfigError[]): number {
+  for (const error of errors) console.error(formatConfigError(error));
+  console.error(`${errors.length} error${errors.length === 1 ? "" : "s"}`);
+  return 1;
+}
+
+function check(args: string[]): number {
+  const { values } = parse(args, configOption);
+  const file = configFile(values.config);
+  const built = loadRelay(file);
+  if ("errors" in built) return printErrors(built.errors);
+  const { config } = built.relay;
+  console.log(
+    `${file}: ok (${Object.keys(config.targets).length} targets, ${config.receivers.length} receivers, ${built.relay.templates.names().length} templates)`,
+  );
+  return 0;
+}
+
+function routesTest(args: string[]): number {
+  const { values, positionals } = parse(args, { ...configOption, expect: { type: "string" } });
+  const labels: Labels = {};
+  for (const pair of positionals) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`expected label=value, got "${pair}"`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const built = loadRelay(configFile(values.config));
+  if ("errors" in built) return printErrors(built.errors);
+  const matches = built.relay.routes.match(labels);
+  for (const match of matches) {
+    const targets = built.relay.receiver(match.receiver)?.targets.join(",") ?? "";
+    console.log(`${match.receiver}\ttargets=${targets}\ttemplate=${match.template}\tformat=${match.format}\troute=${match.route}`);
+  }
+  if (values.expect !== undefined) {
+    const got = matches.map((m) => m.receiver).join(",");
+    if (got !== values.expect) {
+      console.error(`expected receivers ${values.expect}, got ${got}`);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+function render(args: string[]): number {
+  const { values } = parse(args, {
+    ...configOption,
+    source: { type: "string" },
+    template: { type: "string" },
+    format: { type: "string" },
+    payload: { type: "string" },
+  });
+  if (!values.source || !values.payload) throw new UsageError("render needs --source and --payload");
+  const adapter = sourceAdapters[values.source];
+  if (!adapter) throw new UsageError(`unknown source "${values.source}" (one of ${Object.keys(sourceAdapters).join(", ")})`);
+  if (values.format !== undefined && values.format !== "text" && values.format !== "markdown") {
+    throw new UsageError(`--format must be text or markdown`);
+  }
+  const built = loadRelay(configFile(values.config));
+  if ("errors" in built) return printErrors(built.errors);
+  const { relay } = built;
+
+  let body: unknown;
+  try {
+    body = parseJson(decodeUtf8(readFileSync(values.payload)));
+  } catch (err) {
+    console.error(`${values.payload}: ${(err as Error).message}`);
+    return 1;
+  }
+  const parsed = adapter(body);
+  if (!parsed.ok) {
+    console.error(`${values.payload}: ${parsed.error}`);
+    return 1;
+  }
+  for (const event of parsed.value) {
+    const routed = relay.route(event);
+    const matches: Match[] = routed.matches.map((match) => ({
+      ...match,
+      ...(values.template !== undefined && { template: values.template }),
+      ...(values.format !== undefined && { format: values.format as Format }),
+    }));
+    for (const match of matches) {
+      if (!relay.templates.has(match.template, match.format)) {
+        console.error(`no template "${match.template}" for format ${match.format}`);
+        return 1;
+      }
+    }
+    const { messages, fallbacks } = relay.render(event, matches);
+    for (const fallback of fallbacks) console.error(`template ${fallback.template} failed: ${fallback.error}`);
+    const perTarget = new Map<string, number>();
+    for (const message of messages) {
+      const key = `${message.receiver}/${message.target}`;
+      const part = (perTarget.get(key) ?? 0) + 1;
+      perTarget.set(key, part);
+      const total = messages.filter((m) => `${m.receiver}/${m.target}` === key).length;
+      const mention = message.mention.length ? ` mention=${message.mention.join(",")}` : "";
+      console.log(`--- receiver=${message.receiver} target=${message.target} msgtype=${message.msgtype} part=${part}/${total} bytes=${Buffer.byteLength(message.content)}${mention}`);
+      console.log(message.content);
+    }
+    if (fallbacks.length > 0) return 1;
+  }
+  return 0;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parse(args, { ...configOption, listen: { type: "string" }, "data-dir": { type: "string" } });
+  const file = configFile(values.config);
+  const started = Service.start({
+    configFile: file,
+    dataDir: values["data-dir"] ?? process.env.WECOM_RELAY_DATA_DIR ?? "data",
+  });
+  if ("errors" in started) return printErrors(started.errors);
+  const { service } = started;
+  const listen = parseListen(values.listen ?? process.env.WECOM_RELAY_LISTEN ?? service.relay.config.server.listen);
+  const server: Server = createApp(service).listen(listen.port, listen.host);
+  await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
+  const address = server.address();
+  logger.info("listening", { address: typeof address === "object" && address ? `${address.address}:${address.port}` : address, config: file });
+
+  process.on("SIGHUP", () => service.reload());
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info("shutting down: finishing sends in flight, keeping the rest queued", { signal });
+      server.close();
+      server.closeIdleConnections();
+      void service.stop().then(() => resolve(0));
+    };
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+    process.once("SIGINT", () => shutdown("SIGINT"));
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      console.log(USAGE);
+      return 0;
+    }
+    switch (command) {
+      case undefined:
+        return await serve([]);
+      case "serve":
+        return await serve(rest);
+      case "check":
+        return check(rest);
+      case "routes":
+        if (rest[0] !== "test") throw new UsageError(`unknown routes subcommand "${rest[0] ?? ""}" (expected "routes test")`);
+        return routesTest(rest.slice(1));
+      case "render":
+        return render(rest);
+      default:
+        if (command.startsWith("-")) return await serve(argv);
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`wecom-relay: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Nothing should keep the process alive now; if something does, do not hang a shutdown.
+    setTimeout(() => process.exit(code), 2000).unref();
+  },
+  (err: unknown) => {
+    logger.error("fatal error", { error: err });
+    process.exitCode = 1;
+  },
+);

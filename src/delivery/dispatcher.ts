@@ -1,0 +1,247 @@
+// Drains the outbox: one worker per target sends its queued rows in order, paced by the
+// target's Bottleneck (WeCom's hard limit) and the receiver's throttle, with p-queue
+// bounding HTTP sends in flight over all targets. Rows change state only after WeCom
+// answered, so a crash at any point leaves them queued (at-least-once).
+import Bottleneck from "bottleneck";
+import PQueue from "p-queue";
+import type { Channel } from "../channels/channel.js";
+import type { RateLimit } from "../config/schema.js";
+import { logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import type { OutboxStore, StoredDelivery } from "../outbox/store.js";
+import type { SendResult } from "../types.js";
+import { packDigests, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
+import { decideRetry, type RetryPolicy } from "./retry.js";
+
+export interface TargetRuntime {
+  channel: Channel;
+  rateLimit: RateLimit;
+  /** Content byte limit for digests sent to this target. */
+  byteLimit(msgtype: "text" | "markdown"): number;
+}
+
+export interface DispatcherOptions {
+  concurrency: number;
+  retry: RetryPolicy;
+  /** Coalesce when the backlog would take longer than this to drain. */
+  coalesceAfterMs: number;
+  renderDigest: DigestRenderer;
+  /** How many queued rows one digest round may take. */
+  maxDigestRows?: number;
+}
+
+const RATE_ERRCODE = 45009;
+const PURGE_EVERY_MS = 3_600_000;
+const KEEP_FINISHED_MS = 7 * 86_400_000;
+
+/** Spacing between sends that keeps any window of `per` at or under `max`, with 5% slack for network jitter. */
+export function paceInterval(rate: RateLimit): number {
+  return Math.ceil((rate.per / rate.max) * 1.05);
+}
+
+function limiterFor(rate: RateLimit): Bottleneck {
+  return new Bottleneck({ maxConcurrent: 1, minTime: paceInterval(rate) });
+}
+
+interface Worker {
+  running: Promise<void>;
+  wake: () => void;
+  pausedUntil: number;
+}
+
+export class Dispatcher {
+  private targets = new Map<string, TargetRuntime>();
+  private readonly targetLimiters = new Map<string, { rate: RateLimit; limiter: Bottleneck }>();
+  private receiverThrottles = new Map<string, RateLimit>();
+  private readonly receiverLimiters = new Map<string, { rate: RateLimit; limiter: Bottleneck }>();
+  private readonly workers = new Map<string, Worker>();
+  private readonly sends: PQueue;
+  private stopping = false;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly metrics: Metrics,
+    private options: DispatcherOptions,
+  ) {
+    this.sends = new PQueue({ concurrency: options.concurrency });
+  }
+
+  /**
+   * Installs a (re)loaded config's targets and receiver throttles. Pacing state of a
+   * target whose limit did not change is kept, so a reload cannot cause a burst.
+   */
+  configure(targets: Map<string, TargetRuntime>, receiverThrottles: Map<string, RateLimit>, options: DispatcherOptions): void {
+    this.targets = targets;
+    this.receiverThrottles = receiverThrottles;
+    this.options = options;
+    this.sends.concurrency = options.concurrency;
+    for (const target of this.store.queuedTargets()) {
+      if (!targets.has(target)) {
+        logger.warn("queued messages wait for a target that is not in the config", { target });
+      }
+    }
+    this.start();
+  }
+
+  /** Starts a worker for every target with queued rows. */
+  start(): void {
+    if (this.stopping) return;
+    for (const target of this.store.queuedTargets()) this.notify(target);
+    this.purgeTimer ??= setInterval(() => this.store.purge(Date.now() - KEEP_FINISHED_MS), PURGE_EVERY_MS).unref();
+  }
+
+  /** Tells the target's worker that rows arrived. */
+  notify(target: string): void {
+    if (this.stopping || !this.targets.has(target)) return;
+    const worker = this.workers.get(target);
+    if (worker) worker.wake();
+    else this.startWorker(target);
+  }
+
+  /** Stops taking rows, lets sends in flight finish; everything else stays queued. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.purgeTimer);
+    for (const worker of this.workers.values()) worker.wake();
+    await Promise.all([...this.workers.values()].map((worker) => worker.running));
+    await this.sends.onIdle();
+  }
+
+  private startWorker(target: string): void {
+    let wake: () => void = () => {};
+    const worker: Worker = { running: Promise.resolve(), wake: () => wake(), pausedUntil: 0 };
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, ms));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    this.workers.set(target, worker);
+    worker.running = this.runWorker(target, worker, sleep)
+      .catch((err: unknown) => logger.error("delivery worker failed", { target, error: err }))
+      .finally(() => this.workers.delete(target));
+  }
+
+  private async runWorker(target: string, worker: Worker, sleep: (ms: number) => Promise<void>): Promise<void> {
+    while (!this.stopping) {
+      const runtime = this.targets.get(target);
+      if (!runtime) return; // target left the config: its rows stay queued
+      const now = Date.now();
+      if (worker.pausedUntil > now) {
+        await sleep(worker.pausedUntil - now);
+        continue;
+      }
+      const units = this.nextUnits(target, runtime, now);
+      if (units.length === 0) {
+        const nextDue = this.store.nextDueAt(target);
+        if (nextDue === undefined) return; // idle: notify() starts a new worker
+        await sleep(nextDue - now);
+        continue;
+      }
+      for (const unit of units) {
+        if (this.stopping) return;
+        await this.deliver(target, runtime, unit, worker);
+        if (worker.pausedUntil > Date.now()) break;
+      }
+    }
+  }
+
+  /** The next thing(s) to send: the oldest row, or digests of the whole backlog. */
+  private nextUnits(target: string, runtime: TargetRuntime, now: number): SendUnit[] {
+    const queued = this.store.dueCount(target, now);
+    if (queued === 0) return [];
+    const interval = paceInterval(runtime.rateLimit);
+    if (!shouldCoalesce(queued, interval, this.options.coalesceAfterMs)) {
+      const [row] = this.store.due(target, now, 1);
+      return row ? [{ message: row.message, rowIds: [row.id], coalesced: false }] : [];
+    }
+    const rows = this.store.due(target, now, this.options.maxDigestRows ?? 5000);
+    const msgtype = rows[0]!.message.msgtype;
+    const units = packDigests(rows, target, runtime.byteLimit(msgtype), this.options.renderDigest);
+    const merged = units.filter((unit) => unit.coalesced).reduce((sum, unit) => sum + unit.rowIds.length, 0);
+    if (merged > 0) {
+      this.metrics.coalesced.inc({ target }, merged);
+      logger.info("backlog coalesced into digests", { target, rows: rows.length, messages: units.length });
+    }
+    return units;
+  }
+
+  private async deliver(target: string, runtime: TargetRuntime, unit: SendUnit, worker: Worker): Promise<void> {
+    const result = await this.paced(target, runtime, unit.message.receiver, () =>
+      this.sends.add(() => this.safeSend(runtime.channel, unit)),
+    );
+    if (result === undefined) return; // stopping: the rows stay queued
+    const now = Date.now();
+    this.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
+    if (result.kind !== "ok" && result.errcode !== undefined) {
+      this.metrics.wecomErrors.inc({ errcode: String(result.errcode) });
+    }
+    if (result.kind === "ok") {
+      const rows = unit.rowIds.map((id) => this.store.get(id)).filter((row): row is StoredDelivery => !!row);
+      this.store.markSent(unit.rowIds, now);
+      for (const row of rows) this.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
+      return;
+    }
+    if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
+      // WeCom counted more than we sent (another sender shares the robot): wait out its window.
+      worker.pausedUntil = now + runtime.rateLimit.per;
+      logger.warn("WeCom rate limit hit; pausing the target for its window", { target, pauseMs: runtime.rateLimit.per });
+    }
+    this.failed(target, unit, result, now, runtime.rateLimit.per);
+  }
+
+  private failed(target: string, unit: SendUnit, result: Exclude<SendResult, { kind: "ok" }>, now: number, windowMs: number) {
+    const effective =
+      result.kind === "retry" && result.errcode === RATE_ERRCODE ? { ...result, afterMs: windowMs } : result;
+    for (const id of unit.rowIds) {
+      const row = this.store.get(id);
+      if (!row) continue;
+      const decision = decideRetry(effective, row, now, this.options.retry);
+      if (decision.action === "retry") {
+        this.store.markRetry(id, decision.at, result.error);
+        this.metrics.retries.inc({ target });
+      } else {
+        this.store.markDead([id], decision.error);
+        this.metrics.deadLetters.inc({ target, reason: decision.reason });
+        logger.error("delivery dead-lettered", { target, delivery: id, reason: decision.reason, error: decision.error });
+      }
+    }
+    if (result.kind !== "permanent") {
+      logger.warn("send failed; will retry", { target, error: result.error, errcode: result.errcode });
+    }
+  }
+
+  /** Runs `send` once both the receiver's throttle and the target's pace allow. */
+  private async paced<T>(target: string, runtime: TargetRuntime, receiver: string, send: () => Promise<T>): Promise<T | undefined> {
+    const targetLimiter = this.limiter(this.targetLimiters, target, runtime.rateLimit);
+    const throttle = this.receiverThrottles.get(receiver);
+    const receiverLimiter = throttle && this.limiter(this.receiverLimiters, receiver, throttle);
+    const queuedAt = Date.now();
+    const run = () =>
+      targetLimiter.schedule(() => {
+        if (Date.now() - queuedAt > 5) this.metrics.throttled.inc({ limiter: target });
+        return this.stopping ? Promise.resolve(undefined) : send();
+      });
+    return receiverLimiter ? receiverLimiter.schedule(run) : run();
+  }
+
+  private limiter(pool: Map<string, { rate: RateLimit; limiter: Bottleneck }>, name: string, rate: RateLimit): Bottleneck {
+    const existing = pool.get(name);
+    if (existing && existing.rate.max === rate.max && existing.rate.per === rate.per) return existing.limiter;
+    const limiter = limiterFor(rate);
+    pool.set(name, { rate, limiter });
+    return limiter;
+  }
+
+  private async safeSend(channel: Channel, unit: SendUnit): Promise<SendResult> {
+    try {
+      return await channel.send(unit.message);
+    } catch (err) {
+      // Channels return errors as values; a throw is a bug, but the row must not be lost.
+      return { kind: "retry", error: `internal error: ${(err as Error).message}` };
+    }
+  }
+}

@@ -1,0 +1,37 @@
+// Inbound authentication per source: bearer token or basic auth, compared in constant time.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { RequestHandler } from "express";
+import type { Config } from "../config/schema.js";
+import { HttpError } from "./errors.js";
+
+type BearerOrBasic = NonNullable<Config["auth"]["alertmanager"]>;
+
+/** Constant-time string equality that also hides the length (both sides are hashed). */
+export function safeEqual(a: string, b: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+function expectedHeader(auth: BearerOrBasic): string {
+  if ("bearer_token" in auth) return `Bearer ${auth.bearer_token}`;
+  const { username, password } = auth.basic_auth;
+  return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+}
+
+/** Requires the configured credentials; passes everything when none are configured. */
+export function requireAuth(getAuth: () => BearerOrBasic | undefined): RequestHandler {
+  return (req, _res, next) => {
+    const auth = getAuth();
+    if (!auth) return next();
+    const given = req.headers.authorization ?? "";
+    // The scheme is case-insensitive (RFC 7235); the credentials are not.
+    const normalised = given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
+    if (!safeEqual(normalised, expectedHeader(auth))) {
+      const scheme = "bearer_token" in auth ? "Bearer" : 'Basic realm="wecom-relay"';
+      throw new HttpError(401, given ? "invalid credentials" : "authentication required", undefined, "unauthorized", {
+        "WWW-Authenticate": scheme,
+      });
+    }
+    next();
+  };
+}

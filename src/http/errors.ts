@@ -1,0 +1,51 @@
+// The one JSON error shape every endpoint answers with: {"error": "...", "detail": ...}.
+import type { ErrorRequestHandler, Response } from "express";
+import { logger } from "../log.js";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly detail?: unknown,
+    /** Short label for the rejection metric: bad_json, too_large, unauthorized, ... */
+    readonly reason: string = "error",
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function sendError(res: Response, err: HttpError): void {
+  res.status(err.status).set(err.headers).json({ error: err.message, ...(err.detail !== undefined && { detail: err.detail }) });
+}
+
+/** Maps body-parser failures and anything unexpected to the JSON error shape. */
+export function errorHandler(onReject: (req: Parameters<ErrorRequestHandler>[1], err: HttpError) => void): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const httpError = toHttpError(err);
+    if (httpError.status >= 500) logger.error("request failed", { path: req.path, error: err });
+    onReject(req, httpError);
+    if (res.headersSent) return;
+    sendError(res, httpError);
+  };
+}
+
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const bodyError = err as { type?: string; status?: number; limit?: number; message?: string };
+  switch (bodyError.type) {
+    case "entity.too.large":
+      return new HttpError(413, "request body too large", { limit_bytes: bodyError.limit }, "too_large");
+    case "entity.parse.failed":
+      return new HttpError(400, "malformed JSON body", { reason: bodyError.message }, "bad_json");
+    case "encoding.unsupported":
+    case "charset.unsupported":
+      return new HttpError(415, "unsupported body encoding or charset", { reason: bodyError.message }, "bad_encoding");
+    case "request.aborted":
+      return new HttpError(400, "request aborted by the client", undefined, "aborted");
+  }
+  if (typeof bodyError.status === "number" && bodyError.status >= 400 && bodyError.status < 500) {
+    return new HttpError(bodyError.status, bodyError.message ?? "bad request", undefined, "bad_request");
+  }
+  return new HttpError(500, "internal error", undefined, "internal");
+}

@@ -1,0 +1,71 @@
+// JSON-lines logging (winston) with secret redaction applied to every line, so a secret
+// that slips into a message, an error or a field never reaches the output.
+import winston from "winston";
+
+const REDACTED = "[REDACTED]";
+
+/** Secrets below this length are not scrubbed: they would mangle ordinary words. */
+const MIN_SECRET_LENGTH = 6;
+
+// Credentials that travel in URLs and headers, scrubbed whether or not they are known.
+const CREDENTIAL_PATTERNS: RegExp[] = [
+  /([?&](?:key|access_token|corpsecret)=)[^&\s"'\\]+/gi,
+  /(\bBearer\s+)[A-Za-z0-9._~+/=-]+/gi,
+  /(\bBasic\s+)[A-Za-z0-9+/=]+/gi,
+];
+
+export class Redactor {
+  private secrets: string[] = [];
+
+  /** Replaces the known secrets (config values, fetched tokens). */
+  setSecrets(values: Iterable<string>): void {
+    const unique = new Set<string>();
+    for (const value of values) {
+      if (value.length < MIN_SECRET_LENGTH) continue;
+      unique.add(value);
+      // Also catch the JSON- and URL-escaped spellings of the same value.
+      unique.add(JSON.stringify(value).slice(1, -1));
+      unique.add(encodeURIComponent(value));
+    }
+    // Longest first, so a secret containing another is replaced whole.
+    this.secrets = [...unique].sort((a, b) => b.length - a.length);
+  }
+
+  addSecret(value: string): void {
+    this.setSecrets([...this.secrets, value]);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join(REDACTED);
+    for (const pattern of CREDENTIAL_PATTERNS) out = out.replace(pattern, `$1${REDACTED}`);
+    return out;
+  }
+}
+
+export const redactor = new Redactor();
+
+/** Serialises the line, then scrubs the serialised text: nothing nested escapes it. */
+const redactedJson = winston.format((info) => {
+  const { level, message, ...rest } = info;
+  const line = JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...rest }, errorReplacer);
+  info[Symbol.for("message")] = redactor.redact(line);
+  return info;
+});
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+export const logger = winston.createLogger({
+  level: process.env.WECOM_RELAY_LOG_LEVEL ?? "info",
+  format: redactedJson(),
+  transports: [new winston.transports.Console()],
+});
+
+/** Sends every log line to `transport` as well; returns a function that undoes it. */
+export function addLogTransport(transport: InstanceType<typeof winston.transport>): () => void {
+  logger.add(transport);
+  return () => logger.remove(transport);
+}

@@ -1,0 +1,120 @@
+// Builds the express app over a Service: parsing, auth and answers only; the pipeline
+// lives in the Service and Relay.
+import express, { type Request, type RequestHandler, type Response } from "express";
+import type { Config } from "./config/schema.js";
+import { requireAuth } from "./http/auth.js";
+import { jsonBody, rawBody } from "./http/body.js";
+import { errorHandler, HttpError, sendError } from "./http/errors.js";
+import { logger } from "./log.js";
+import type { Service } from "./service.js";
+import { alertmanagerEvents } from "./sources/alertmanager.js";
+import { apiMessage } from "./sources/api.js";
+import type { Parsed } from "./sources/validate.js";
+import type { Event } from "./types.js";
+
+type Endpoint = keyof Config["auth"];
+
+/** The endpoint name a path belongs to, for the rejection metric. */
+function endpointOf(path: string): string {
+  if (path.startsWith("/webhook/")) return path.slice("/webhook/".length).split("/")[0] || "webhook";
+  if (path.startsWith("/api/")) return "api";
+  return "other";
+}
+
+export function createApp(service: Service): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", false);
+
+  // One raw-body reader per configured limit, so a reload can change max_body.
+  const readers = new Map<number, RequestHandler>();
+  const readBody: RequestHandler = (req, res, next) => {
+    const limit = service.relay.config.server.max_body;
+    let reader = readers.get(limit);
+    if (!reader) readers.set(limit, (reader = rawBody(limit)));
+    reader(req, res, next);
+  };
+  const auth = (endpoint: Endpoint) => requireAuth(() => service.relay.config.auth[endpoint] as never);
+  const notReady: RequestHandler = (_req, _res, next) => {
+    if (!service.ready) throw new HttpError(503, "not ready", undefined, "not_ready");
+    next();
+  };
+
+  const webhook = (source: Endpoint, toEvents: (body: unknown, req: Request) => Parsed<Event[]>) => [
+    notReady,
+    auth(source),
+    readBody,
+    jsonBody(),
+    (req: Request, res: Response) => {
+      const parsed = toEvents(req.body, req);
+      if (!parsed.ok) throw new HttpError(400, parsed.error, { field: parsed.field }, "bad_payload");
+      const accepted = service.accept(parsed.value);
+      res.status(200).json({ status: "queued", id: accepted.requestId, messages: accepted.messages });
+    },
+  ];
+
+  app.post("/webhook/alertmanager", ...webhook("alertmanager", alertmanagerEvents));
+
+  app.post("/api/v1/messages", notReady, auth("api"), readBody, jsonBody(), (req, res) => {
+    const parsed = apiMessage(req.body);
+    if (!parsed.ok) throw new HttpError(400, parsed.error, { field: parsed.field }, "bad_payload");
+    const { event, receiver, template, format, mention } = parsed.value;
+    if (!service.relay.receiver(receiver)) {
+      throw new HttpError(404, `unknown receiver "${receiver}"`, { receivers: service.relay.config.receivers.map((r) => r.name) }, "unknown_receiver");
+    }
+    if (!service.relay.templates.has(template, format)) {
+      throw new HttpError(404, `unknown template "${template}" for format ${format}`, undefined, "unknown_template");
+    }
+    const key = req.get("Idempotency-Key");
+    const accepted = service.accept([event], {
+      match: { receiver, template, format, mention, route: "api" },
+      ...(key !== undefined && { idempotencyKey: `api:${key}` }),
+    });
+    res.status(202).json({ id: accepted.requestId, ...(accepted.duplicate && { duplicate: true }) });
+  });
+
+  app.get("/api/v1/messages/:id", auth("api"), (req, res) => {
+    const status = service.store.requestStatus(String(req.params.id));
+    if (!status) throw new HttpError(404, "unknown message id", undefined, "unknown_message");
+    const errors = status.deliveries.flatMap((d) => (d.lastError ? [d.lastError] : []));
+    res.json({
+      id: status.id,
+      state: status.state,
+      created_at: new Date(status.createdAt).toISOString(),
+      ...(errors.length > 0 && { last_error: errors[errors.length - 1] }),
+      deliveries: status.deliveries.map((d) => ({
+        id: d.id,
+        target: d.message.target,
+        state: d.state,
+        attempts: d.attempts,
+        ...(d.lastError !== undefined && { last_error: d.lastError }),
+        ...(d.sentAt !== undefined && { sent_at: new Date(d.sentAt).toISOString() }),
+      })),
+    });
+  });
+
+  app.get("/-/healthy", (_req, res) => {
+    res.json({ status: "healthy" });
+  });
+  app.get("/-/ready", (_req, res) => {
+    if (service.ready) res.json({ status: "ready" });
+    else sendError(res, new HttpError(503, "not ready"));
+  });
+  app.post("/-/reload", (_req, res) => {
+    const result = service.reload();
+    if (result.ok) res.json({ status: "reloaded" });
+    else sendError(res, new HttpError(500, "config reload failed; the previous config stays active", result.errors));
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type("text/plain; version=0.0.4").send(await service.scrape());
+  });
+
+  app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`, undefined, "not_found")));
+  app.use(
+    errorHandler((req, err) => {
+      service.metrics.requestsRejected.inc({ source: endpointOf(req.path), reason: err.reason });
+      if (err.status < 500) logger.info("request rejected", { path: req.path, status: err.status, error: err.message });
+    }),
+  );
+  return app;
+}

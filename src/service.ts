@@ -1,0 +1,138 @@
+// The running process: the outbox, the dispatcher and metrics live as long as the
+// process; the Relay (one loaded config) is swapped atomically on reload.
+import { loadConfigFile } from "./config/load.js";
+import { formatConfigError, type ConfigError } from "./config/errors.js";
+import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
+import { logger, redactor } from "./log.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { OutboxStore } from "./outbox/store.js";
+import { Relay } from "./relay.js";
+import type { Event, Match } from "./types.js";
+
+export interface ServiceOptions {
+  configFile: string;
+  dataDir: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Accepted {
+  requestId: string;
+  messages: number;
+  duplicate: boolean;
+}
+
+/** Loads a config file and builds a Relay from it; every error carries file:line. */
+export function loadRelay(file: string, env: NodeJS.ProcessEnv = process.env): { relay: Relay } | { errors: ConfigError[] } {
+  const result = loadConfigFile(file, env);
+  if ("errors" in result) return result;
+  for (const warning of result.loaded.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
+  return Relay.build(result.loaded);
+}
+
+function dispatcherOptions(relay: Relay): DispatcherOptions {
+  const { delivery } = relay.config;
+  return {
+    concurrency: delivery.concurrency,
+    retry: { initialMs: delivery.retry_initial, maxMs: delivery.retry_max, maxAgeMs: delivery.max_age },
+    coalesceAfterMs: delivery.coalesce_after,
+    renderDigest: relay.renderDigest,
+  };
+}
+
+export class Service {
+  private stopped = false;
+
+  private constructor(
+    private current: Relay,
+    readonly store: OutboxStore,
+    readonly dispatcher: Dispatcher,
+    readonly metrics: Metrics,
+    private readonly options: ServiceOptions,
+  ) {}
+
+  /** Loads the config, opens the outbox and starts delivering what it holds. */
+  static start(options: ServiceOptions): { service: Service } | { errors: ConfigError[] } {
+    const built = loadRelay(options.configFile, options.env);
+    if ("errors" in built) return built;
+    const store = OutboxStore.open(options.dataDir);
+    const metrics = createMetrics();
+    const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay));
+    const service = new Service(built.relay, store, dispatcher, metrics, options);
+    service.install(built.relay);
+    return { service };
+  }
+
+  get relay(): Relay {
+    return this.current;
+  }
+
+  get ready(): boolean {
+    return !this.stopped;
+  }
+
+  /**
+   * Routes, renders and durably queues events. Returns only after the outbox commit:
+   * the caller may answer 2xx then.
+   */
+  accept(events: readonly Event[], options: { idempotencyKey?: string; match?: Match } = {}): Accepted {
+    const relay = this.current;
+    const messages = [];
+    for (const event of events) {
+      this.metrics.eventsReceived.inc({ source: event.source, status: event.status ?? "none" });
+      const routed = options.match ? relay.render(event, [options.match]) : relay.route(event);
+      for (const match of routed.matches) this.metrics.eventsRouted.inc({ receiver: match.receiver });
+      for (const fallback of routed.fallbacks) {
+        this.metrics.renderFallbacks.inc({ template: fallback.template });
+        logger.error("template failed at render time; sent a plain rendering", fallback);
+      }
+      messages.push(...routed.messages);
+    }
+    const written = this.store.enqueue(messages, { ...(options.idempotencyKey !== undefined && { idempotencyKey: options.idempotencyKey }) });
+    if (!written.duplicate) {
+      const targets = new Set(messages.map((m) => m.target));
+      for (const message of messages) this.metrics.messagesQueued.inc({ target: message.target });
+      for (const target of targets) this.dispatcher.notify(target);
+    }
+    return { requestId: written.requestId, messages: written.deliveryIds.length, duplicate: written.duplicate };
+  }
+
+  /** Reloads the config file; on any error the current config keeps serving. */
+  reload(): { ok: true } | { ok: false; errors: string[] } {
+    const built = loadRelay(this.options.configFile, this.options.env);
+    if ("errors" in built) {
+      const errors = built.errors.map(formatConfigError);
+      this.metrics.configReloads.inc({ result: "failure" });
+      this.metrics.configLastReloadSuccess.set(0);
+      logger.error("config reload failed; keeping the current config", { errors });
+      return { ok: false, errors };
+    }
+    this.install(built.relay);
+    this.metrics.configReloads.inc({ result: "success" });
+    logger.info("config reloaded", { file: this.options.configFile });
+    return { ok: true };
+  }
+
+  /** Refreshes gauges that are read from the outbox, then renders the exposition. */
+  async scrape(): Promise<string> {
+    this.metrics.outboxDepth.reset();
+    for (const target of Object.keys(this.current.config.targets)) this.metrics.outboxDepth.set({ target }, 0);
+    for (const [target, depth] of this.store.depthByTarget()) this.metrics.outboxDepth.set({ target }, depth);
+    return this.metrics.registry.metrics();
+  }
+
+  /** Finishes sends in flight and closes the outbox; queued rows stay for the next start. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.dispatcher.stop();
+    this.store.close();
+  }
+
+  private install(relay: Relay): void {
+    this.current = relay;
+    redactor.setSecrets(relay.loaded.secrets);
+    this.dispatcher.configure(relay.targets, relay.receiverThrottles(), dispatcherOptions(relay));
+    this.metrics.configLastReloadSuccess.set(1);
+    this.metrics.configLastReloadTime.set(Date.now() / 1000);
+  }
+}
