@@ -151,7 +151,8 @@ async function serve(args: string[]): Promise<number> {
   if ("errors" in started) return printErrors(started.errors);
   const { service } = started;
   const listen = parseListen(values.listen ?? process.env.WECOM_RELAY_LISTEN ?? service.relay.config.server.listen);
-  const server: Server = createApp(service).listen(listen.port, listen.host);
+  const app = createApp(service);
+  const server: Server = listen.host === undefined ? app.listen(listen.port) : app.listen(listen.port, listen.host);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   const address = server.address();
   logger.info("listening", { address: typeof address === "object" && address ? `${address.address}:${address.port}` : address, config: file });

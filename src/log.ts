@@ -65,7 +65,7 @@ export const logger = winston.createLogger({
 });
 
 /** Sends every log line to `transport` as well; returns a function that undoes it. */
-export function addLogTransport(transport: InstanceType<typeof winston.transport>): () => void {
+export function addLogTransport(transport: winston.transport): () => void {
   logger.add(transport);
   return () => logger.remove(transport);
 }

@@ -121,7 +121,9 @@ export class Dispatcher {
       });
     this.workers.set(target, worker);
     worker.running = this.runWorker(target, worker, sleep)
-      .catch((err: unknown) => logger.error("delivery worker failed", { target, error: err }))
+      .catch((err: unknown) => {
+        logger.error("delivery worker failed", { target, error: err });
+      })
       .finally(() => this.workers.delete(target));
   }
 

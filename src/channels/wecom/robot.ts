@@ -1,0 +1,81 @@
+// A WeCom group robot: one webhook key, text or markdown messages.
+// The key is the robot's only credential, so it never appears in an error or log text.
+import type { Message, SendResult } from "../../types.js";
+import type { Channel } from "../channel.js";
+import { classifyErrcode } from "./errcodes.js";
+import { postJson } from "./http.js";
+
+export interface RobotChannelOptions {
+  /** Target name from the config; used in configuration errors. */
+  name: string;
+  /** A full webhook URL (`...webhook/send?key=KEY`) or just the key. */
+  webhook: string;
+  /** Where requests go, e.g. https://qyapi.weixin.qq.com; tests and proxies change it. */
+  apiBase: string;
+  timeoutMs: number;
+}
+
+// Keys are UUIDs in practice; anything outside URL-safe characters is a paste error.
+const BARE_KEY = /^[A-Za-z0-9._~-]+$/;
+
+/**
+ * The robot key from a configured webhook (full URL or bare key); identifies a robot,
+ * e.g. for one rate limit shared by two targets that use the same robot.
+ * Throws on an unusable value, without repeating it.
+ */
+export function robotKey(webhook: string): string {
+  const value = webhook.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error("robot webhook looks like a URL but cannot be parsed");
+    }
+    const key = url.searchParams.get("key")?.trim();
+    if (!key) throw new Error("robot webhook URL has no key= parameter");
+    return key;
+  }
+  if (!BARE_KEY.test(value)) {
+    throw new Error("robot webhook must be a webhook URL with key=... or the bare key");
+  }
+  return value;
+}
+
+export function createRobotChannel(opts: RobotChannelOptions): Channel {
+  let key: string;
+  try {
+    key = robotKey(opts.webhook);
+  } catch (err) {
+    throw new Error(`target "${opts.name}": ${(err as Error).message}`);
+  }
+  // Always the configured API base: a webhook URL's own host is ignored on purpose, so
+  // a proxy or test server set in api_base sees every robot's traffic.
+  const endpoint = `${opts.apiBase.replace(/\/+$/, "")}/cgi-bin/webhook/send?key=${encodeURIComponent(key)}`;
+
+  return {
+    kind: "robot",
+    async send(message: Message): Promise<SendResult> {
+      const outcome = await postJson(endpoint, robotPayload(message), { timeoutMs: opts.timeoutMs });
+      if (!outcome.ok) return outcome.failure;
+      const reply = outcome.json as { errcode?: unknown; errmsg?: unknown } | null;
+      if (typeof reply !== "object" || reply === null || typeof reply.errcode !== "number") {
+        return { kind: "retry", error: "unexpected WeCom response: no numeric errcode" };
+      }
+      const result = classifyErrcode(reply.errcode, typeof reply.errmsg === "string" ? reply.errmsg : "");
+      // A robot has no token to refresh: a token complaint cannot fix itself.
+      if (result.kind === "refreshToken") return { kind: "permanent", error: result.error, errcode: result.errcode };
+      return result;
+    },
+  };
+}
+
+function robotPayload(message: Message): Record<string, unknown> {
+  if (message.msgtype === "markdown") {
+    // Robot markdown ignores mentioned_list; mentions live in the content as <@userid>.
+    return { msgtype: "markdown", markdown: { content: message.content } };
+  }
+  const text: Record<string, unknown> = { content: message.content };
+  if (message.mention.length > 0) text.mentioned_list = [...message.mention];
+  return { msgtype: "text", text };
+}

@@ -1,0 +1,252 @@
+// Handlebars helpers available to every template. Payloads come from outside and are
+// often incomplete, so no helper throws: odd input renders as "" (or a neutral value).
+import type Handlebars from "handlebars";
+
+type Hb = typeof Handlebars;
+type Hash = Record<string, unknown>;
+
+export interface HelperOptions {
+  /** IANA zone used by `date` unless a template passes `tz=`. */
+  timezone: string;
+}
+
+/** Every helper registerHelpers adds. */
+export const HELPER_NAMES = [
+  "date",
+  "since",
+  "toUpper",
+  "toLower",
+  "toText",
+  "join",
+  "truncate",
+  "oneLine",
+  "eq",
+  "ne",
+  "and",
+  "or",
+  "not",
+  "default",
+  "severityIcon",
+  "json",
+] as const;
+
+export function registerHelpers(hb: Hb, options: HelperOptions): void {
+  const define = (name: (typeof HELPER_NAMES)[number], fn: (args: unknown[], hash: Hash) => unknown): void => {
+    hb.registerHelper(name, (...raw: unknown[]) => {
+      // Handlebars passes its options object last; the rest are the template's arguments.
+      const opts = raw.pop() as { hash?: Hash } | undefined;
+      try {
+        return fn(raw, opts?.hash ?? {});
+      } catch {
+        return "";
+      }
+    });
+  };
+
+  define("date", ([value, format], hash) => {
+    const tz = typeof hash.tz === "string" && hash.tz !== "" ? hash.tz : options.timezone;
+    const epochMs = toEpochMs(value);
+    if (epochMs === undefined) return "";
+    return formatDate(epochMs, typeof format === "string" && format !== "" ? format : DEFAULT_DATE_FORMAT, tz);
+  });
+  define("since", ([value]) => {
+    const epochMs = toEpochMs(value);
+    return epochMs === undefined ? "" : formatDuration(Date.now() - epochMs);
+  });
+  define("toUpper", ([value]) => toText(value).toUpperCase());
+  define("toLower", ([value]) => toText(value).toLowerCase());
+  define("toText", ([value]) => toText(value));
+  define("join", ([list, sep], hash) => {
+    const separator = typeof sep === "string" ? sep : typeof hash.sep === "string" ? hash.sep : ", ";
+    return Array.isArray(list) ? list.map(toText).join(separator) : toText(list);
+  });
+  define("truncate", ([value, max]) => truncate(toText(value), Number(max)));
+  // Multi-line annotations would break a markdown quote or an indented block.
+  define("oneLine", ([value]) => toText(value).replace(/\s*[\r\n]+\s*/g, " ").trim());
+  define("eq", ([a, b]) => looselyEqual(a, b));
+  define("ne", ([a, b]) => !looselyEqual(a, b));
+  define("and", (args) => args.length > 0 && args.every(isTruthy));
+  define("or", (args) => args.some(isTruthy));
+  define("not", ([value]) => !isTruthy(value));
+  // `default a b c` gives the first argument that is not empty, so templates can chain fallbacks.
+  define("default", (args) => {
+    const found = args.find((value) => !isBlank(value));
+    return found === undefined ? "" : found;
+  });
+  define("severityIcon", (args) => severityIcon(args));
+  define("json", ([value]) => new hb.SafeString(safeJson(value)));
+}
+
+// ---- values ----
+
+/** What a value looks like in a message: objects as JSON, lists joined, nothing as "". */
+export function toText(value: unknown): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? "" : value.toISOString();
+  if (Array.isArray(value)) return value.map(toText).join(", ");
+  if (typeof value === "object" && typeof (value as { toHTML?: unknown }).toHTML === "function") {
+    return String(value); // a SafeString from another helper
+  }
+  if (typeof value === "function" || typeof value === "symbol") return "";
+  return safeJson(value);
+}
+
+function safeJson(value: unknown): string {
+  const seen = new WeakSet<object>();
+  const text = JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === "bigint") return item.toString();
+    if (typeof item === "object" && item !== null) {
+      if (seen.has(item)) return "[Circular]";
+      seen.add(item);
+    }
+    return item;
+  });
+  return text ?? "";
+}
+
+function isBlank(value: unknown): boolean {
+  return value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0);
+}
+
+// Matches what {{#if}} considers true, so (and a b) agrees with nested #if blocks.
+function isTruthy(value: unknown): boolean {
+  return Array.isArray(value) ? value.length > 0 : Boolean(value);
+}
+
+// Labels are strings but counts are numbers: (eq firingCount "0") should still work.
+function looselyEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const scalar = (v: unknown) => typeof v === "string" || typeof v === "number";
+  return scalar(a) && scalar(b) && String(a) === String(b);
+}
+
+/** Keeps the first `max` characters (code points, so emoji stay whole) and marks the cut with "…". */
+function truncate(text: string, max: number): string {
+  if (!Number.isFinite(max) || max < 0) return text;
+  const chars = Array.from(text);
+  return chars.length <= max ? text : chars.slice(0, Math.floor(max)).join("") + "…";
+}
+
+const SEVERITY_ICONS: ReadonlyArray<[string, readonly string[]]> = [
+  ["🔴", ["critical", "crit", "fatal", "emergency", "disaster", "page"]],
+  ["🟠", ["error", "err", "high", "major"]],
+  ["🟡", ["warning", "warn", "medium", "minor", "average"]],
+  ["🔵", ["info", "information", "low", "notice", "none"]],
+  ["✅", ["resolved", "ok"]],
+];
+
+/** Any argument "resolved" wins, so `severityIcon labels.severity status` marks resolved alerts. */
+function severityIcon(args: unknown[]): string {
+  const words = args.map((arg) => toText(arg).trim().toLowerCase());
+  if (words.includes("resolved")) return "✅";
+  const severity = words[0] ?? "";
+  for (const [icon, names] of SEVERITY_ICONS) {
+    if (names.includes(severity)) return icon;
+  }
+  return "⚪";
+}
+
+// ---- time ----
+
+const DEFAULT_DATE_FORMAT = "YYYY-MM-DD HH:mm:ss";
+
+/** True when Intl knows the IANA zone name. */
+export function isValidTimeZone(timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * RFC3339 text, epoch ms (number or digits) or a Date, as epoch ms. Alertmanager's zero
+ * time (year 1, sent as endsAt of firing alerts) counts as "no time".
+ */
+function toEpochMs(value: unknown): number | undefined {
+  let ms: number;
+  if (value instanceof Date) ms = value.getTime();
+  else if (typeof value === "number") ms = value;
+  else if (typeof value === "string") {
+    const text = value.trim();
+    ms = /^-?\d+$/.test(text) ? Number(text) : Date.parse(text);
+  } else return undefined;
+  if (!Number.isFinite(ms) || new Date(ms).getUTCFullYear() <= 1) return undefined;
+  return ms;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timezone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timezone);
+  if (formatter === undefined) {
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone: timezone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    formatters.set(timezone, formatter);
+  }
+  return formatter;
+}
+
+const DATE_TOKENS = /\[([^\]]*)]|YYYY|YY|MM|M|DD|D|HH|H|mm|ss|SSS|ZZ|Z/g;
+
+/** Formats like dayjs: YYYY YY MM M DD D HH H mm ss SSS Z (+08:00) ZZ (+0800), [literal]. */
+function formatDate(epochMs: number, format: string, timezone: string): string {
+  const fields: Record<string, number> = {};
+  for (const part of formatterFor(timezone).formatToParts(new Date(epochMs))) {
+    if (part.type !== "literal") fields[part.type] = Number(part.value);
+  }
+  const year = fields.year ?? 0;
+  const month = fields.month ?? 0;
+  const day = fields.day ?? 0;
+  const hour = fields.hour ?? 0;
+  const minute = fields.minute ?? 0;
+  const second = fields.second ?? 0;
+  const wallClockMs = Date.UTC(year, month - 1, day, hour, minute, second);
+  const offsetMinutes = Math.round((wallClockMs - Math.floor(epochMs / 1000) * 1000) / 60_000);
+  const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+  const offset = (separator: string) => {
+    const abs = Math.abs(offsetMinutes);
+    return `${offsetMinutes < 0 ? "-" : "+"}${pad(Math.floor(abs / 60))}${separator}${pad(abs % 60)}`;
+  };
+  return format.replace(DATE_TOKENS, (token, literal: string | undefined) => {
+    if (literal !== undefined) return literal;
+    switch (token) {
+      case "YYYY": return pad(year, 4);
+      case "YY": return pad(year % 100);
+      case "MM": return pad(month);
+      case "M": return String(month);
+      case "DD": return pad(day);
+      case "D": return String(day);
+      case "HH": return pad(hour);
+      case "H": return String(hour);
+      case "mm": return pad(minute);
+      case "ss": return pad(second);
+      case "SSS": return pad(((epochMs % 1000) + 1000) % 1000, 3);
+      case "ZZ": return offset("");
+      default: return offset(":"); // "Z"
+    }
+  });
+}
+
+/** A short human duration: 45s, 5m, 2h3m, 3d4h. Negative (clock skew) reads as 0s. */
+export function formatDuration(ms: number): string {
+  const totalSeconds = Math.max(0, Math.floor(ms / 1000));
+  const days = Math.floor(totalSeconds / 86_400);
+  const hours = Math.floor((totalSeconds % 86_400) / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  if (days > 0) return hours > 0 ? `${days}d${hours}h` : `${days}d`;
+  if (hours > 0) return minutes > 0 ? `${hours}h${minutes}m` : `${hours}h`;
+  if (minutes > 0) return `${minutes}m`;
+  return `${totalSeconds}s`;
+}

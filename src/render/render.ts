@@ -1,0 +1,92 @@
+// Turns one routed event into the messages for each target of the receiver: render the
+// template once, add mentions, then split per target's byte limit.
+import type { Event, Format, Match, Message } from "../types.js";
+import { byteLimit, type ChannelKind } from "./limits.js";
+import { splitByBytes } from "./split.js";
+import type { TemplateSet } from "./templates.js";
+
+export interface RenderTarget {
+  name: string;
+  kind: ChannelKind;
+}
+
+export interface RenderResult {
+  messages: Message[];
+  /**
+   * Set when the template failed (or rendered nothing) and the plain fallback was sent
+   * instead: the reason, for logs and a metric. The messages are complete either way.
+   */
+  fallback?: string;
+}
+
+/**
+ * Templates see `event.data` as their context and the event itself as the data variable
+ * `@event` (`{{@event.labels.severity}}`, `{{@event.status}}`, `{{@event.summary}}`,
+ * `{{@event.source}}`, `{{@event.id}}`), so payload fields and event fields never collide.
+ */
+export function renderMessages(
+  event: Event,
+  match: Match,
+  targets: RenderTarget[],
+  templates: TemplateSet,
+): RenderResult {
+  const { body, fallback } = renderBody(event, match, templates);
+  const content = match.format === "markdown" ? withMarkdownMentions(body, match.mention) : body;
+
+  const partsByLimit = new Map<number, string[]>();
+  const messages: Message[] = [];
+  for (const target of targets) {
+    const limit = byteLimit(target.kind, match.format);
+    let parts = partsByLimit.get(limit);
+    if (parts === undefined) {
+      parts = splitByBytes(content, limit);
+      partsByLimit.set(limit, parts);
+    }
+    parts.forEach((part, index) => {
+      messages.push({
+        target: target.name,
+        receiver: match.receiver,
+        msgtype: match.format,
+        content: part,
+        // Text messages mention through mentioned_list; once is enough for a split message.
+        mention: match.format === "text" && index === 0 ? [...match.mention] : [],
+        summary: event.summary,
+        eventIds: [event.id],
+      });
+    });
+  }
+  return fallback === undefined ? { messages } : { messages, fallback };
+}
+
+function renderBody(event: Event, match: Match, templates: TemplateSet): { body: string; fallback?: string } {
+  const format: Format = match.format;
+  let body: string;
+  try {
+    body = templates.render(match.template, format, event.data, {
+      event: { id: event.id, source: event.source, labels: event.labels, status: event.status, summary: event.summary },
+    });
+  } catch (err) {
+    // The alert must still go out: send what the event itself says.
+    return { body: plainRendering(event), fallback: err instanceof Error ? err.message : String(err) };
+  }
+  if (body.trim() === "") {
+    // WeCom rejects empty content (44004); an empty template output would lose the alert.
+    return { body: plainRendering(event), fallback: `template ${match.template} (${format}) rendered nothing` };
+  }
+  return { body };
+}
+
+/** The event's summary and labels, one `key=value` per line: readable as text and markdown. */
+export function plainRendering(event: Event): string {
+  const labelLines = Object.entries(event.labels).map(([name, value]) => `${name}=${value}`);
+  return [event.summary, ...labelLines].join("\n");
+}
+
+/**
+ * WeCom markdown mentions only through `<@userid>` in the content. It has no @all (robot
+ * markdown ignores mentioned_list), so "@all" is left out here: it only works for text.
+ */
+function withMarkdownMentions(body: string, mention: readonly string[]): string {
+  const tokens = mention.filter((id) => id !== "@all").map((id) => `<@${id}>`);
+  return tokens.length === 0 ? body : `${body}\n${tokens.join(" ")}`;
+}

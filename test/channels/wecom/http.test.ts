@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { getJson, postJson } from "../../../src/channels/wecom/http.js";
+import { startFakeWeCom, type FakeWeCom } from "../../support/fake-wecom.js";
+
+let wecom: FakeWeCom;
+const SECRET = "corp-secret-value";
+
+beforeAll(async () => {
+  wecom = await startFakeWeCom({ apps: [{ corpId: "ww1", secret: SECRET }] });
+});
+afterAll(async () => {
+  await wecom.close();
+});
+beforeEach(() => {
+  wecom.reset();
+});
+
+const tokenUrl = () => `${wecom.url}/cgi-bin/gettoken?corpid=ww1&corpsecret=${SECRET}`;
+
+describe("getJson", () => {
+  it("returns the parsed JSON of a 2xx answer", async () => {
+    const outcome = await getJson(tokenUrl(), { timeoutMs: 1000 });
+
+    expect(outcome).toEqual({ ok: true, status: 200, json: expect.objectContaining({ errcode: 0, access_token: expect.any(String) }) });
+  });
+
+  it.each([
+    { httpStatus: 500, kind: "retry" },
+    { httpStatus: 503, kind: "retry" },
+    { httpStatus: 408, kind: "retry" },
+    { httpStatus: 429, kind: "retry" },
+    { httpStatus: 403, kind: "permanent" },
+    { httpStatus: 401, kind: "permanent" },
+  ])("classifies HTTP $httpStatus as $kind without mentioning the URL", async ({ httpStatus, kind }) => {
+    wecom.failNext(1, { httpStatus });
+
+    const outcome = await getJson(tokenUrl(), { timeoutMs: 1000 });
+
+    expect(outcome).toMatchObject({ ok: false, failure: { kind, error: expect.stringMatching(new RegExp(`^HTTP ${httpStatus}\\b`)) } });
+    expect(JSON.stringify(outcome)).not.toContain(SECRET);
+  });
+});
+
+describe("postJson", () => {
+  it("sends the body as UTF-8 JSON", async () => {
+    await postJson(`${wecom.url}/cgi-bin/webhook/send?key=k`, { msgtype: "text", text: { content: "告警" } }, { timeoutMs: 1000 });
+
+    expect(wecom.robotMessages("k")[0]?.content).toBe("告警");
+  });
+
+  it("reads Retry-After given as an HTTP date", async () => {
+    const at = new Date(Date.now() + 30_000).toUTCString();
+    wecom.failNext(1, { httpStatus: 429, headers: { "retry-after": at } });
+
+    const outcome = await postJson(`${wecom.url}/cgi-bin/webhook/send?key=k`, {}, { timeoutMs: 1000 });
+
+    expect(outcome.ok).toBe(false);
+    const afterMs = outcome.ok ? 0 : (outcome.failure as { afterMs?: number }).afterMs ?? 0;
+    expect(afterMs).toBeGreaterThan(25_000);
+    expect(afterMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it("times out an answer that comes too late", async () => {
+    wecom.failNext(1, { delayMs: 2000 });
+
+    const outcome = await postJson(`${wecom.url}/cgi-bin/webhook/send?key=k`, {}, { timeoutMs: 100 });
+
+    expect(outcome).toEqual({ ok: false, failure: { kind: "retry", error: "request timed out after 100 ms" } });
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { packDigests, shouldCoalesce, type DigestRenderer } from "../../src/delivery/coalesce.js";
+import { message } from "../support/messages.js";
+
+const render: DigestRenderer = (items, context) =>
+  [`${items.length} notifications for ${context.receiver}`, ...items.map((item) => `- ${item.summary}`)].join("\n");
+
+function rows(count: number, overrides: Parameters<typeof message>[0] = {}) {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `row-${i}`,
+    createdAt: 1000 + i,
+    message: message({ summary: `[FIRING:1] Alert${i}`, eventIds: [`event-${i}`], ...overrides }),
+  }));
+}
+
+describe("coalescing", () => {
+  it("coalesces only when the backlog would take longer than the threshold to drain", () => {
+    expect(shouldCoalesce(10, 3000, 30_000)).toBe(false);
+    expect(shouldCoalesce(11, 3000, 30_000)).toBe(true);
+    expect(shouldCoalesce(1, 1_000_000, 30_000)).toBe(false);
+  });
+
+  it("packs every row into digests that each fit the byte limit, in order", () => {
+    const input = rows(500);
+    const units = packDigests(input, "robot-a", 1024, render);
+    expect(units.length).toBeGreaterThan(1);
+    expect(units.length).toBeLessThan(50);
+    for (const unit of units) expect(Buffer.byteLength(unit.message.content)).toBeLessThanOrEqual(1024);
+    expect(units.flatMap((u) => u.rowIds)).toEqual(input.map((r) => r.id));
+    const listed = units.map((u) => u.message.content).join("\n");
+    for (let i = 0; i < 500; i++) expect(listed).toContain(`Alert${i}\n`.trimEnd());
+  });
+
+  it("carries the event ids of every merged row on the digest", () => {
+    const [unit] = packDigests(rows(3), "robot-a", 4096, render);
+    expect(unit!.coalesced).toBe(true);
+    expect(unit!.message.eventIds).toEqual(["event-0", "event-1", "event-2"]);
+    expect(unit!.message.summary).toBe("digest of 3 notifications");
+  });
+
+  it("sends a lone row as its original message, not as a digest of one", () => {
+    const input = rows(1);
+    const [unit] = packDigests(input, "robot-a", 4096, render);
+    expect(unit).toEqual({ message: input[0]!.message, rowIds: ["row-0"], coalesced: false });
+  });
+
+  it("sends a row whose summary cannot fit any digest as its own message", () => {
+    const input = rows(3);
+    input[1]!.message.summary = "x".repeat(5000);
+    const units = packDigests(input, "robot-a", 1024, render);
+    expect(units.map((u) => u.rowIds)).toEqual([["row-0"], ["row-1"], ["row-2"]]);
+    expect(units[1]!.message).toBe(input[1]!.message);
+  });
+
+  it("keeps text mentions of merged rows and uses the most common receiver", () => {
+    const input = [
+      ...rows(2, { msgtype: "text", mention: ["zhangsan"], receiver: "dev" }),
+      ...rows(1, { msgtype: "text", mention: ["lisi"], receiver: "sre" }),
+    ].map((row, i) => ({ ...row, id: `r${i}` }));
+    const [unit] = packDigests(input, "robot-a", 4096, render);
+    expect(unit!.message.mention.sort()).toEqual(["lisi", "zhangsan"]);
+    expect(unit!.message.receiver).toBe("dev");
+    expect(unit!.message.msgtype).toBe("text");
+  });
+});

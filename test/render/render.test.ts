@@ -1,0 +1,194 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { byteLimit } from "../../src/render/limits.js";
+import { plainRendering, renderMessages, type RenderTarget } from "../../src/render/render.js";
+import { loadTemplates, type TemplateSet } from "../../src/render/templates.js";
+import type { Event, Match } from "../../src/types.js";
+
+let root: string;
+let templates: TemplateSet;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), "wecom-relay-render-"));
+  const dir = join(root, "templates");
+  mkdirSync(dir);
+  const files: Record<string, string> = {
+    "note.md.hbs": "**{{title}}**\n{{body}}",
+    "note.txt.hbs": "{{title}}: {{body}}",
+    "lines.md.hbs": "{{#each lines}}\n{{this}}\n{{/each}}",
+    "event.txt.hbs": "{{@event.status}} {{@event.labels.severity}} {{@event.summary}} {{@event.id}} {{@event.source}}",
+    "empty.txt.hbs": "{{nothing}}\n\n",
+  };
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  const loaded = loadTemplates({ dirs: [dir], timezone: "UTC" });
+  if ("errors" in loaded) throw new Error(JSON.stringify(loaded.errors));
+  templates = loaded.templates;
+});
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+function event(data: Record<string, unknown>, overrides: Partial<Event> = {}): Event {
+  return {
+    id: "evt-1",
+    source: "api",
+    labels: { source: "api", severity: "critical", service: "billing" },
+    status: "firing",
+    data,
+    summary: "[FIRING:1] BillingDown",
+    ...overrides,
+  };
+}
+
+function match(overrides: Partial<Match> = {}): Match {
+  return { receiver: "sre", template: "note", format: "markdown", mention: [], route: "route", ...overrides };
+}
+
+const robot: RenderTarget = { name: "sre-robot", kind: "robot" };
+const app: RenderTarget = { name: "ops-app", kind: "app" };
+
+describe("byteLimit", () => {
+  it.each([
+    ["robot", "text", 2048],
+    ["robot", "markdown", 4096],
+    ["app", "text", 2048],
+    ["app", "markdown", 2048],
+  ] as const)("allows a %s %s message %i bytes", (kind, msgtype, limit) => {
+    expect(byteLimit(kind, msgtype)).toBe(limit);
+  });
+});
+
+describe("renderMessages", () => {
+  it("renders one message per target with the match's fields", () => {
+    const result = renderMessages(event({ title: "Billing", body: "down" }), match(), [robot, app], templates);
+    expect(result.fallback).toBeUndefined();
+    expect(result.messages).toEqual([
+      {
+        target: "sre-robot",
+        receiver: "sre",
+        msgtype: "markdown",
+        content: "**Billing**\ndown",
+        mention: [],
+        summary: "[FIRING:1] BillingDown",
+        eventIds: ["evt-1"],
+      },
+      expect.objectContaining({ target: "ops-app", content: "**Billing**\ndown" }),
+    ]);
+  });
+
+  it("uses the text template for format text", () => {
+    const result = renderMessages(event({ title: "Billing", body: "down" }), match({ format: "text" }), [robot], templates);
+    expect(result.messages.map((m) => [m.msgtype, m.content])).toEqual([["text", "Billing: down"]]);
+  });
+
+  it("exposes the event to templates as @event", () => {
+    const result = renderMessages(event({}), match({ template: "event", format: "text" }), [robot], templates);
+    expect(result.messages[0]?.content).toBe("firing critical [FIRING:1] BillingDown evt-1 api");
+  });
+
+  describe("mentions", () => {
+    it("puts text mentions in the mention list, not the content", () => {
+      const result = renderMessages(
+        event({ title: "T", body: "B" }),
+        match({ format: "text", mention: ["@all", "zhangsan"] }),
+        [robot],
+        templates,
+      );
+      expect(result.messages).toEqual([expect.objectContaining({ content: "T: B", mention: ["@all", "zhangsan"] })]);
+    });
+
+    it("mentions only on the first part of a split text message", () => {
+      const body = Array.from({ length: 400 }, (_, i) => `row ${i}`).join("\n");
+      const result = renderMessages(event({ title: "T", body }), match({ format: "text", mention: ["zhangsan"] }), [robot], templates);
+      expect(result.messages.length).toBeGreaterThan(1);
+      expect(result.messages.map((m) => m.mention)).toEqual([["zhangsan"], ...result.messages.slice(1).map(() => [])]);
+    });
+
+    it("appends markdown mentions as a last line of <@userid> and leaves out @all", () => {
+      const result = renderMessages(
+        event({ title: "T", body: "B" }),
+        match({ mention: ["zhangsan", "@all", "lisi"] }),
+        [robot],
+        templates,
+      );
+      expect(result.messages).toEqual([expect.objectContaining({ content: "**T**\nB\n<@zhangsan> <@lisi>", mention: [] })]);
+    });
+
+    it("adds no mention line when markdown mentions only @all", () => {
+      const result = renderMessages(event({ title: "T", body: "B" }), match({ mention: ["@all"] }), [robot], templates);
+      expect(result.messages[0]?.content).toBe("**T**\nB");
+    });
+
+    it("puts the markdown mention line on the last part", () => {
+      const lines = Array.from({ length: 300 }, (_, i) => `line ${i} ${"x".repeat(20)}`);
+      const result = renderMessages(event({ lines }), match({ template: "lines", mention: ["zhangsan"] }), [app], templates);
+      const contents = result.messages.map((m) => m.content);
+      expect(contents.length).toBeGreaterThan(1);
+      expect(contents.at(-1)?.endsWith("\n<@zhangsan>")).toBe(true);
+      expect(contents.slice(0, -1).some((c) => c.includes("<@zhangsan>"))).toBe(false);
+    });
+  });
+
+  it("splits by each target's own limit: robot markdown holds twice what app markdown does", () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `line ${String(i).padStart(3, "0")} ${"告警".repeat(5)}`); // ~40 B each
+    const result = renderMessages(event({ lines }), match({ template: "lines" }), [robot, app], templates);
+    const robotParts = result.messages.filter((m) => m.target === "sre-robot");
+    const appParts = result.messages.filter((m) => m.target === "ops-app");
+    expect(robotParts).toHaveLength(1);
+    expect(appParts).toHaveLength(2);
+    for (const m of robotParts) expect(Buffer.byteLength(m.content)).toBeLessThanOrEqual(4096);
+    for (const m of appParts) expect(Buffer.byteLength(m.content)).toBeLessThanOrEqual(2048);
+    expect(appParts.map((m) => m.content.slice(0, 6))).toEqual(["(1/2) ", "(2/2) "]);
+    for (const m of appParts) expect(m.eventIds).toEqual(["evt-1"]);
+  });
+
+  it("returns no messages for no targets", () => {
+    expect(renderMessages(event({ title: "T" }), match(), [], templates)).toEqual({ messages: [] });
+  });
+
+  describe("fallback", () => {
+    const exploding = () => {
+      const data: Record<string, unknown> = {};
+      Object.defineProperty(data, "title", {
+        enumerable: true,
+        get() {
+          throw new Error("title getter exploded");
+        },
+      });
+      return data;
+    };
+
+    it("sends the summary and labels when the template throws, and says why", () => {
+      const result = renderMessages(event(exploding()), match({ mention: ["zhangsan"] }), [robot, app], templates);
+      expect(result.fallback).toBe("template note.md.hbs: title getter exploded");
+      const expected = "[FIRING:1] BillingDown\nsource=api\nseverity=critical\nservice=billing\n<@zhangsan>";
+      expect(result.messages.map((m) => [m.target, m.content])).toEqual([
+        ["sre-robot", expected],
+        ["ops-app", expected],
+      ]);
+    });
+
+    it("falls back when the template does not exist", () => {
+      const result = renderMessages(event({}), match({ template: "missing", format: "text" }), [robot], templates);
+      expect(result.fallback).toBe("template missing.txt.hbs: no such template");
+      expect(result.messages[0]?.content).toBe(plainRendering(event({})));
+    });
+
+    it("falls back when the template renders nothing, since WeCom rejects empty content", () => {
+      const result = renderMessages(event({}), match({ template: "empty", format: "text" }), [robot], templates);
+      expect(result.fallback).toBe("template empty (text) rendered nothing");
+      expect(result.messages[0]?.content).toBe(plainRendering(event({})));
+    });
+
+    it("splits a long fallback like any message", () => {
+      const labels = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`label_${i}`, "v".repeat(20)]));
+      const result = renderMessages(event(exploding(), { labels }), match({ format: "text" }), [robot], templates);
+      expect(result.fallback).toBeDefined();
+      expect(result.messages.length).toBeGreaterThan(1);
+      for (const m of result.messages) expect(Buffer.byteLength(m.content)).toBeLessThanOrEqual(2048);
+    });
+  });
+});
