@@ -7,5 +7,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // Tests that read logs attach their own transport; the console stays quiet.
+    env: { WECOM_RELAY_LOG_LEVEL: "silent" },
   },
 });

@@ -58,8 +58,11 @@ function errorReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
+const level = process.env.WECOM_RELAY_LOG_LEVEL ?? "info";
+
 export const logger = winston.createLogger({
-  level: process.env.WECOM_RELAY_LOG_LEVEL ?? "info",
+  level: level === "silent" ? "error" : level,
+  silent: level === "silent",
   format: redactedJson(),
   transports: [new winston.transports.Console()],
 });

@@ -93,6 +93,31 @@ export function createApp(service: Service): express.Express {
     });
   });
 
+  app.get("/api/v1/dead-letters", auth("api"), (req, res) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
+    res.json({
+      dead_letters: service.store.listDead(limit).map((d) => ({
+        id: d.id,
+        request_id: d.requestId,
+        target: d.message.target,
+        receiver: d.message.receiver,
+        summary: d.message.summary,
+        attempts: d.attempts,
+        last_error: d.lastError,
+        created_at: new Date(d.createdAt).toISOString(),
+      })),
+    });
+  });
+
+  app.post("/api/v1/messages/:id/retry", notReady, auth("api"), (req, res) => {
+    const status = service.store.requestStatus(String(req.params.id));
+    if (!status) throw new HttpError(404, "unknown message id", undefined, "unknown_message");
+    const wanted = status.deliveries.filter((d) => d.state === "dead" && (d.id === req.params.id || status.id === req.params.id));
+    if (wanted.length === 0) throw new HttpError(409, "nothing to retry: the message is not dead-lettered", { state: status.state }, "not_dead");
+    const requeued = service.retry(wanted.map((d) => d.id));
+    res.json({ id: status.id, requeued });
+  });
+
   app.get("/-/healthy", (_req, res) => {
     res.json({ status: "healthy" });
   });

@@ -96,6 +96,22 @@ export class Service {
     return { requestId: written.requestId, messages: written.deliveryIds.length, duplicate: written.duplicate };
   }
 
+  /** Puts dead deliveries back in the queue; returns how many were requeued. */
+  retry(deliveryIds: readonly string[]): number {
+    const now = Date.now();
+    const targets = new Set<string>();
+    let requeued = 0;
+    for (const id of deliveryIds) {
+      const target = this.store.get(id)?.message.target;
+      if (target !== undefined && this.store.requeue(id, now)) {
+        requeued += 1;
+        targets.add(target);
+      }
+    }
+    for (const target of targets) this.dispatcher.notify(target);
+    return requeued;
+  }
+
   /** Reloads the config file; on any error the current config keeps serving. */
   reload(): { ok: true } | { ok: false; errors: string[] } {
     const built = loadRelay(this.options.configFile, this.options.env);

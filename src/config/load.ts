@@ -63,7 +63,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
   if (!source.complete) return { errors: report(source.problems) };
 
   const problems = [...source.problems];
-  const parsed = configSchema.safeParse(source.data, { reportInput: true, error: schemaMessages.describe });
+  const parsed = configSchema.safeParse(source.data, { reportInput: true, error: describeIssue });
   if (!parsed.success) {
     const schemaProblems = parsed.error.issues.flatMap((issue) => issueProblems(issue, []));
     // A value whose variable is missing already has its error; its schema error would be noise.
@@ -155,18 +155,18 @@ type ScalarRole = "key" | "value";
 function walkScalars(
   node: unknown,
   path: ConfigPath,
-  visit: (scalar: Scalar, path: ConfigPath, role: ScalarRole) => void,
+  onScalar: (scalar: Scalar, path: ConfigPath, role: ScalarRole) => void,
 ): void {
   if (isMap(node)) {
     for (const pair of node.items) {
       const keyPath = [...path, keySegment(pair.key)];
-      if (isScalar(pair.key)) visit(pair.key, keyPath, "key");
-      walkScalars(pair.value, keyPath, visit);
+      if (isScalar(pair.key)) onScalar(pair.key, keyPath, "key");
+      walkScalars(pair.value, keyPath, onScalar);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, index) => walkScalars(item, [...path, index], visit));
+    node.items.forEach((item, index) => walkScalars(item, [...path, index], onScalar));
   } else if (isScalar(node)) {
-    visit(node, path, "value");
+    onScalar(node, path, "value");
   }
 }
 
@@ -271,53 +271,49 @@ function resolvePlain(doc: Document, text: string): unknown {
 // Schema issues as readable problems
 
 /**
- * Zod calls `describe` for every issue that has no message of its own; it is the only place
- * where the schema that raised an issue is known, so union options and allowed keys are read
- * there. Messages name types, keys and allowed values, never the value itself.
+ * The keys a strict object allows, by the input object it rejected. Filled in while zod
+ * reports, because only then is the schema behind an issue known; weak, so it holds nothing.
  */
-const schemaMessages = (() => {
-  /** Allowed keys of the strict object that rejected a given input object. */
-  const allowedKeys = new WeakMap<object, string[]>();
+const allowedKeysByInput = new WeakMap<object, string[]>();
 
-  const describe = (issue: z.core.$ZodRawIssue): string | undefined => {
-    const schema = issuingSchema(issue.inst);
-    switch (issue.code) {
-      case "invalid_type":
-        if (issue.input === undefined) return "is required";
-        return `expected ${expectedType(issue.expected)}, got ${describeValue(issue.input)}${quoteHint(issue)}`;
-      case "invalid_value":
-        return `must be ${orList(issue.values.map(String))}`;
-      case "too_small":
-        return sizeMessage(issue.origin, "at least", Number(issue.minimum), issue.inclusive, issue.exact);
-      case "too_big":
-        return sizeMessage(issue.origin, "at most", Number(issue.maximum), issue.inclusive, issue.exact);
-      case "invalid_format":
-        return issue.format === "url" ? "must be a URL" : undefined;
-      case "unrecognized_keys": {
-        const shape = schema ? objectShape(schema) : undefined;
-        if (shape && isObject(issue.input)) allowedKeys.set(issue.input, Object.keys(shape));
-        return undefined;
-      }
-      case "invalid_key":
-        return `invalid name: ${issue.issues.map((inner) => inner.message).join("; ")}`;
-      case "invalid_union":
-        return unionMessage(issue, schema);
-      default:
-        return undefined;
+/**
+ * The error map: zod calls it for every issue that has no message of its own. Messages name
+ * types, keys and allowed values, never the value itself, which may be a secret.
+ */
+function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  const schema = issuingSchema(issue.inst);
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return "is required";
+      return `expected ${expectedType(issue.expected)}, got ${describeValue(issue.input)}${quoteHint(issue)}`;
+    case "invalid_value":
+      return `must be ${orList(issue.values.map(String))}`;
+    case "too_small":
+      return sizeMessage(issue.origin, "at least", Number(issue.minimum), issue.inclusive, issue.exact);
+    case "too_big":
+      return sizeMessage(issue.origin, "at most", Number(issue.maximum), issue.inclusive, issue.exact);
+    case "invalid_format":
+      return issue.format === "url" ? "must be a URL" : undefined;
+    case "unrecognized_keys": {
+      const shape = schema ? objectShape(schema) : undefined;
+      if (shape && isObject(issue.input)) allowedKeysByInput.set(issue.input, Object.keys(shape));
+      return undefined;
     }
-  };
-
-  const allowedKeysFor = (input: unknown): string[] | undefined => (isObject(input) ? allowedKeys.get(input) : undefined);
-
-  return { describe, allowedKeysFor };
-})();
+    case "invalid_key":
+      return `invalid name: ${issue.issues.map((inner) => inner.message).join("; ")}`;
+    case "invalid_union":
+      return unionMessage(issue, schema);
+    default:
+      return undefined;
+  }
+}
 
 /** Turns one issue into problems: one per unknown key, and union failures into their best branch. */
 function issueProblems(issue: z.core.$ZodIssue, base: ConfigPath): Problem[] {
   const path = [...base, ...issue.path.map(pathSegment)];
   switch (issue.code) {
     case "unrecognized_keys": {
-      const allowed = schemaMessages.allowedKeysFor(issue.input);
+      const allowed = isObject(issue.input) ? allowedKeysByInput.get(issue.input) : undefined;
       const hint = allowed ? ` (allowed: ${allowed.join(", ")})` : "";
       return issue.keys.map((key) => ({ path: [...path, key], message: `unknown key "${key}"${hint}` }));
     }

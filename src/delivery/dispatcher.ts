@@ -198,6 +198,7 @@ export class Dispatcher {
   private failed(target: string, unit: SendUnit, result: Exclude<SendResult, { kind: "ok" }>, now: number, windowMs: number) {
     const effective =
       result.kind === "retry" && result.errcode === RATE_ERRCODE ? { ...result, afterMs: windowMs } : result;
+    let retrying = 0;
     for (const id of unit.rowIds) {
       const row = this.store.get(id);
       if (!row) continue;
@@ -205,14 +206,15 @@ export class Dispatcher {
       if (decision.action === "retry") {
         this.store.markRetry(id, decision.at, result.error);
         this.metrics.retries.inc({ target });
+        retrying += 1;
       } else {
         this.store.markDead([id], decision.error);
         this.metrics.deadLetters.inc({ target, reason: decision.reason });
         logger.error("delivery dead-lettered", { target, delivery: id, reason: decision.reason, error: decision.error });
       }
     }
-    if (result.kind !== "permanent") {
-      logger.warn("send failed; will retry", { target, error: result.error, errcode: result.errcode });
+    if (retrying > 0) {
+      logger.warn("send failed; will retry", { target, rows: retrying, error: result.error, errcode: result.errcode });
     }
   }
 
