@@ -12,7 +12,7 @@ import { apiMessage } from "./sources/api.js";
 import type { Parsed } from "./sources/validate.js";
 import type { Event } from "./types.js";
 
-type Endpoint = keyof Config["auth"];
+type Endpoint = Exclude<keyof Config["auth"], "github">;
 
 /** The endpoint name a path belongs to, for the rejection metric. */
 function endpointOf(path: string): string {
@@ -34,7 +34,7 @@ export function createApp(service: Service): express.Express {
     if (!reader) readers.set(limit, (reader = rawBody(limit)));
     reader(req, res, next);
   };
-  const auth = (endpoint: Endpoint) => requireAuth(() => service.relay.config.auth[endpoint] as never);
+  const auth = (endpoint: Endpoint) => requireAuth(() => service.relay.config.auth[endpoint]);
   const notReady: RequestHandler = (_req, _res, next) => {
     if (!service.ready) throw new HttpError(503, "not ready", undefined, "not_ready");
     next();

@@ -67,7 +67,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
   if (!parsed.success) {
     const schemaProblems = parsed.error.issues.flatMap((issue) => issueProblems(issue, []));
     // A value whose variable is missing already has its error; its schema error would be noise.
-    problems.push(...schemaProblems.filter((problem) => !source.unexpanded.has(pathKey(problem.path))));
+    const isUnexpanded = (problem: Problem): boolean =>
+      source.unexpanded.has(pathKey(problem.linePath ?? problem.path));
+    problems.push(...schemaProblems.filter((problem) => !isUnexpanded(problem)));
   }
   if (!parsed.success || problems.length > 0) return { errors: report(problems) };
 

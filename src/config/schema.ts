@@ -12,6 +12,9 @@ const duration = z.string().transform((text, ctx) => {
   }
 });
 
+/** A window or timeout: zero would break the limiters and clients that use it. */
+const positiveDuration = duration.refine((ms) => ms > 0, "must be longer than 0");
+
 const byteSize = z.union([z.string(), z.number()]).transform((text, ctx) => {
   try {
     return parseBytes(text);
@@ -27,15 +30,36 @@ const name = z
 
 const rateLimit = z.strictObject({
   max: z.number().int().positive(),
-  per: duration,
+  per: positiveDuration,
 });
 
 const secret = z.string().min(1, "must not be empty");
 
-const bearerOrBasic = z.union([
-  z.strictObject({ bearer_token: secret }),
-  z.strictObject({ basic_auth: z.strictObject({ username: z.string().min(1), password: secret }) }),
-]);
+const credentialFields = {
+  bearer_token: secret.optional(),
+  basic_auth: z.strictObject({ username: z.string().min(1), password: secret }).optional(),
+};
+
+const oneCredential = (auth: { bearer_token?: string; basic_auth?: unknown }) =>
+  !(auth.bearer_token !== undefined && auth.basic_auth !== undefined);
+const oneCredentialMessage = { message: "use bearer_token or basic_auth, not both" };
+
+/** Inbound credentials: a bearer token or basic auth (none configured: open). */
+const bearerOrBasic = z.strictObject(credentialFields).refine(oneCredential, oneCredentialMessage);
+
+/** Grafana may also sign bodies: lower-case hex HMAC-SHA256, optionally over "<ts>:<body>". */
+const grafanaAuth = z
+  .strictObject({
+    ...credentialFields,
+    hmac: z
+      .strictObject({
+        secret,
+        header: z.string().min(1).default("X-Grafana-Alerting-Signature"),
+        timestamp_header: z.string().min(1).optional(),
+      })
+      .optional(),
+  })
+  .refine(oneCredential, oneCredentialMessage);
 
 const robotTarget = z.strictObject({
   type: z.literal("robot"),
@@ -87,14 +111,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: z.string().default(":8080"),
       max_body: byteSize.default(1024 * 1024),
-      rate_limit: z.strictObject({ per_ip: z.number().int().positive(), per: duration }).optional(),
+      rate_limit: z.strictObject({ per_ip: z.number().int().positive(), per: positiveDuration }).optional(),
     })
     .prefault({}),
   wecom: z
     .strictObject({
       api_base: z.url().default("https://qyapi.weixin.qq.com"),
       /** One HTTP request to WeCom may take at most this long. */
-      timeout: duration.default(10_000),
+      timeout: positiveDuration.default(10_000),
     })
     .prefault({}),
   templates: z
@@ -121,7 +145,7 @@ export const configSchema = z.strictObject({
   auth: z
     .strictObject({
       alertmanager: bearerOrBasic.optional(),
-      grafana: bearerOrBasic.optional(),
+      grafana: grafanaAuth.optional(),
       github: z.strictObject({ secret }).optional(),
       api: bearerOrBasic.optional(),
     })
@@ -145,3 +169,4 @@ export type RobotTargetConfig = z.output<typeof robotTarget>;
 export type AppTargetConfig = z.output<typeof appTarget>;
 export type ReceiverConfig = Config["receivers"][number];
 export type RateLimit = z.output<typeof rateLimit>;
+export type InboundCredentials = z.output<typeof bearerOrBasic>;

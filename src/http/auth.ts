@@ -1,10 +1,8 @@
 // Inbound authentication per source: bearer token or basic auth, compared in constant time.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
-import type { Config } from "../config/schema.js";
+import type { InboundCredentials } from "../config/schema.js";
 import { HttpError } from "./errors.js";
-
-type BearerOrBasic = NonNullable<Config["auth"]["alertmanager"]>;
 
 /** Constant-time string equality that also hides the length (both sides are hashed). */
 export function safeEqual(a: string, b: string): boolean {
@@ -12,22 +10,24 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-function expectedHeader(auth: BearerOrBasic): string {
-  if ("bearer_token" in auth) return `Bearer ${auth.bearer_token}`;
+function expectedHeader(auth: InboundCredentials): string | undefined {
+  if (auth.bearer_token !== undefined) return `Bearer ${auth.bearer_token}`;
+  if (auth.basic_auth === undefined) return undefined;
   const { username, password } = auth.basic_auth;
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 }
 
 /** Requires the configured credentials; passes everything when none are configured. */
-export function requireAuth(getAuth: () => BearerOrBasic | undefined): RequestHandler {
+export function requireAuth(getAuth: () => InboundCredentials | undefined): RequestHandler {
   return (req, _res, next) => {
     const auth = getAuth();
-    if (!auth) return next();
+    const expected = auth && expectedHeader(auth);
+    if (expected === undefined) return next();
     const given = req.headers.authorization ?? "";
     // The scheme is case-insensitive (RFC 7235); the credentials are not.
     const normalised = given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
-    if (!safeEqual(normalised, expectedHeader(auth))) {
-      const scheme = "bearer_token" in auth ? "Bearer" : 'Basic realm="wecom-relay"';
+    if (!safeEqual(normalised, expected)) {
+      const scheme = expected.startsWith("Bearer") ? "Bearer" : 'Basic realm="wecom-relay"';
       throw new HttpError(401, given ? "invalid credentials" : "authentication required", undefined, "unauthorized", {
         "WWW-Authenticate": scheme,
       });
