@@ -7,6 +7,7 @@ import { createRobotChannel } from "./channels/wecom/robot.js";
 import type { ConfigError } from "./config/errors.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config, RateLimit, RouteNodeConfig } from "./config/schema.js";
+import { scrubSecrets } from "./config/secrets.js";
 import type { DigestRenderer } from "./delivery/coalesce.js";
 import type { TargetRuntime } from "./delivery/dispatcher.js";
 import { byteLimit, type ChannelKind } from "./render/limits.js";
@@ -44,9 +45,10 @@ export class Relay {
   static build(loaded: LoadedConfig): { relay: Relay } | { errors: ConfigError[] } {
     const { config, file } = loaded;
     const errors: ConfigError[] = [];
+    // Route and template errors may quote config text, and a secret can sit anywhere in it.
     const at = (path: (string | number)[], message: string): ConfigError => {
       const line = loaded.lineOf(path);
-      return { file, path, message, ...(line !== undefined && { line }) };
+      return { file, path, message: scrubSecrets(message, loaded.secrets), ...(line !== undefined && { line }) };
     };
 
     const compiled = compileRouteTree(config.route, new Set(config.receivers.map((r) => r.name)));
@@ -57,7 +59,9 @@ export class Relay {
     const templateDir = isAbsolute(config.templates.dir) ? config.templates.dir : resolve(dirname(file), config.templates.dir);
     const loadedTemplates = loadTemplates({ dirs: [shippedTemplatesDir(), templateDir], timezone: config.templates.timezone });
     if ("errors" in loadedTemplates) {
-      errors.push(...loadedTemplates.errors.map((e) => ({ file: e.file, path: [], message: e.message, ...(e.line !== undefined && { line: e.line }) })));
+      errors.push(
+        ...loadedTemplates.errors.map((e) => ({ file: e.file, path: [], message: scrubSecrets(e.message, loaded.secrets), ...(e.line !== undefined && { line: e.line }) })),
+      );
     } else {
       for (const use of templateUses(config.route)) {
         if (!loadedTemplates.templates.has(use.template, use.format)) {

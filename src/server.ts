@@ -5,6 +5,7 @@ import type { Config } from "./config/schema.js";
 import { requireAuth } from "./http/auth.js";
 import { jsonBody, rawBody } from "./http/body.js";
 import { errorHandler, HttpError, sendError } from "./http/errors.js";
+import { inboundRateLimit } from "./http/rate-limit.js";
 import { logger } from "./log.js";
 import type { Service } from "./service.js";
 import { alertmanagerEvents } from "./sources/alertmanager.js";
@@ -39,6 +40,13 @@ export function createApp(service: Service): express.Express {
     if (!service.ready) throw new HttpError(503, "not ready", undefined, "not_ready");
     next();
   };
+
+  // Webhooks and the API share one per-address budget; probes and metrics are exempt.
+  const limited = inboundRateLimit(() => {
+    const limit = service.relay.config.server.rate_limit;
+    return limit && { perIp: limit.per_ip, perMs: limit.per };
+  });
+  app.use(["/webhook", "/api"], limited);
 
   const webhook = (source: Endpoint, toEvents: (body: unknown, req: Request) => Parsed<Event[]>) => [
     notReady,

@@ -20,6 +20,7 @@ import type { z } from "zod";
 import { expandEnv, shieldEnvReferences, type ShieldedText } from "./env.js";
 import type { ConfigError, ConfigPath } from "./errors.js";
 import { configSchema, type Config } from "./schema.js";
+import { scrubSecrets } from "./secrets.js";
 
 export interface LoadedConfig {
   config: Config;
@@ -508,21 +509,6 @@ function webhookUrlKey(webhook: string): string | undefined {
   return new URL(webhook).searchParams.get("key") ?? undefined;
 }
 
-/** Secrets this long are scrubbed wherever they appear, even inside other words. */
-const SCRUB_ANYWHERE_LENGTH = 8;
-
-/**
- * Replaces secrets with `***`. A short secret (a dev password such as `admin`) is replaced
- * only where it stands alone, so that it cannot garble the words of the message around it.
- */
-function redact(text: string, secrets: string[]): string {
-  return secrets.reduce((scrubbed, secret) => {
-    const literal = secret.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const pattern = secret.length >= SCRUB_ANYWHERE_LENGTH ? literal : `(?<![A-Za-z0-9])${literal}(?![A-Za-z0-9])`;
-    return scrubbed.replace(new RegExp(pattern, "g"), "***");
-  }, text);
-}
-
 // ---------------------------------------------------------------------------------------
 // Small helpers
 
@@ -533,8 +519,8 @@ function toConfigError(
   secrets: string[],
 ): ConfigError {
   const line = problem.line === null ? undefined : (problem.line ?? lineOf(problem.linePath ?? problem.path));
-  const path = problem.path.map((segment) => (typeof segment === "string" ? redact(segment, secrets) : segment));
-  const error: ConfigError = { file, path, message: redact(problem.message, secrets) };
+  const path = problem.path.map((segment) => (typeof segment === "string" ? scrubSecrets(segment, secrets) : segment));
+  const error: ConfigError = { file, path, message: scrubSecrets(problem.message, secrets) };
   if (line !== undefined && line > 0) error.line = line;
   return error;
 }

@@ -184,6 +184,7 @@ export class Dispatcher {
     if (result.kind === "ok") {
       const rows = unit.rowIds.map((id) => this.store.get(id)).filter((row): row is StoredDelivery => !!row);
       this.store.markSent(unit.rowIds, now);
+      logger.debug("delivered", { target, rows: unit.rowIds.length, coalesced: unit.coalesced, events: unit.message.eventIds });
       for (const row of rows) this.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
       return;
     }

@@ -151,3 +151,25 @@ describe("HTTP endpoints", () => {
     writeFileSync(relay.configFile, config);
   });
 });
+
+describe("inbound rate limit", () => {
+  it("answers 429 with Retry-After past server.rate_limit per address, and serves probes regardless", async () => {
+    const wecom = await startFakeWeCom();
+    const config = robotConfig(wecom.url).replace("targets:", "server: { rate_limit: { per_ip: 3, per: 1m } }\ntargets:");
+    const relay = await startRelay(config);
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "A" }]))).status);
+      expect(statuses).toEqual([200, 200, 200, 429, 429]);
+      const limited = await relay.post("/api/v1/messages", { receiver: "sre", text: "x" });
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(((await limited.json()) as { error: string }).error).toBe("too many requests from this address");
+      expect((await fetch(`${relay.url}/-/healthy`)).status).toBe(200);
+      expect(await relay.metric("wecom_relay_requests_rejected_total", { reason: "rate_limited" })).toBe(3);
+    } finally {
+      await relay.close();
+      await wecom.close();
+    }
+  });
+});
