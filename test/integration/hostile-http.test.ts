@@ -1,0 +1,80 @@
+// Random bodies, content types and bytes against every inbound endpoint: never a 5xx,
+// always a JSON error, and the relay keeps serving.
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
+import { mutated } from "../support/mutate.js";
+import { alertmanagerPayload } from "../support/payloads.js";
+import { robotConfig, startRelay, type RunningRelay } from "../support/relay.js";
+
+const ENDPOINTS = ["/webhook/alertmanager", "/api/v1/messages"];
+
+describe("hostile HTTP input", () => {
+  let wecom: FakeWeCom;
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    wecom = await startFakeWeCom({ robotRateLimit: { max: 100_000, perMs: 1000 } });
+    relay = await startRelay(robotConfig(wecom.url, { rate: "{ max: 1000, per: 1s }" }).replace("targets:", "server: { max_body: 64KiB }\ntargets:"));
+  });
+  afterAll(async () => {
+    await relay.close();
+    await wecom.close();
+  });
+
+  async function send(path: string, body: Uint8Array | string, contentType: string): Promise<Response> {
+    return fetch(relay.url + path, { method: "POST", headers: { "content-type": contentType }, body });
+  }
+
+  async function expectHandled(res: Response): Promise<void> {
+    expect(res.status).toBeLessThan(500);
+    if (res.status >= 400) {
+      const body = (await res.json()) as { error: unknown };
+      expect(typeof body.error).toBe("string");
+    } else {
+      await res.arrayBuffer();
+    }
+  }
+
+  it("answers arbitrary JSON with 2xx or a JSON 4xx", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...ENDPOINTS), fc.jsonValue(), async (path, body) => {
+        await expectHandled(await send(path, JSON.stringify(body) ?? "null", "application/json"));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("answers mutated Alertmanager payloads with 200 or a 400 naming the field", async () => {
+    await fc.assert(
+      fc.asyncProperty(mutated(alertmanagerPayload([{ name: "A" }])), async (body) => {
+        const res = await send("/webhook/alertmanager", JSON.stringify(body) ?? "null", "application/json");
+        await expectHandled(res);
+        expect([200, 400]).toContain(res.status);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("answers random bytes and content types with a JSON 4xx", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...ENDPOINTS),
+        fc.uint8Array({ maxLength: 2048 }),
+        fc.constantFrom("application/json", "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "", "multipart/form-data"),
+        async (path, bytes, contentType) => {
+          await expectHandled(await send(path, bytes, contentType));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("still delivers after the barrage", async () => {
+    wecom.reset();
+    const res = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "AfterBarrage" }]));
+    expect(res.status).toBe(200);
+    await wecom.waitForRobotMessages(1, { timeoutMs: 10_000 });
+    expect(wecom.robotMessages().some((m) => m.content.includes("AfterBarrage"))).toBe(true);
+  });
+});
