@@ -133,7 +133,7 @@ export function createApp(service: Service): express.Express {
     if (service.ready) res.json({ status: "ready" });
     else sendError(res, new HttpError(503, "not ready"));
   });
-  app.post("/-/reload", (_req, res) => {
+  app.post("/-/reload", auth("api"), (_req, res) => {
     const result = service.reload();
     if (result.ok) res.json({ status: "reloaded" });
     else sendError(res, new HttpError(500, "config reload failed; the previous config stays active", result.errors));
