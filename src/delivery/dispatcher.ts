@@ -43,6 +43,21 @@ function limiterFor(rate: RateLimit): Bottleneck {
   return new Bottleneck({ maxConcurrent: 1, minTime: paceInterval(rate) });
 }
 
+type LimiterPool = Map<string, { rate: RateLimit; limiter: Bottleneck }>;
+
+function sameRate(a: RateLimit, b: RateLimit | undefined): boolean {
+  return b !== undefined && a.max === b.max && a.per === b.per;
+}
+
+/** Stops (dropping waiting jobs) and forgets every limiter whose rate is gone or changed. */
+function retireLimiters(pool: LimiterPool, currentRate: (name: string) => RateLimit | undefined): void {
+  for (const [name, entry] of pool) {
+    if (sameRate(entry.rate, currentRate(name))) continue;
+    pool.delete(name);
+    void entry.limiter.stop({ dropWaitingJobs: true });
+  }
+}
+
 interface Worker {
   running: Promise<void>;
   wake: () => void;
@@ -51,9 +66,9 @@ interface Worker {
 
 export class Dispatcher {
   private targets = new Map<string, TargetRuntime>();
-  private readonly targetLimiters = new Map<string, { rate: RateLimit; limiter: Bottleneck }>();
+  private readonly targetLimiters: LimiterPool = new Map();
   private receiverThrottles = new Map<string, RateLimit>();
-  private readonly receiverLimiters = new Map<string, { rate: RateLimit; limiter: Bottleneck }>();
+  private readonly receiverLimiters: LimiterPool = new Map();
   private readonly workers = new Map<string, Worker>();
   private readonly sends: PQueue;
   private stopping = false;
@@ -74,6 +89,10 @@ export class Dispatcher {
   configure(targets: Map<string, TargetRuntime>, receiverThrottles: Map<string, RateLimit>, options: DispatcherOptions): void {
     this.targets = targets;
     this.receiverThrottles = receiverThrottles;
+    // A worker waiting in a limiter whose limit changed (or whose target left) must not
+    // wait out the old pace: dropping the wait sends it back to re-read its rows.
+    retireLimiters(this.targetLimiters, (name) => targets.get(name)?.rateLimit);
+    retireLimiters(this.receiverLimiters, (name) => receiverThrottles.get(name));
     this.options = options;
     this.sends.concurrency = options.concurrency;
     for (const target of this.store.queuedTargets()) {
@@ -230,12 +249,17 @@ export class Dispatcher {
         if (Date.now() - queuedAt > 5) this.metrics.throttled.inc({ limiter: target });
         return this.stopping ? Promise.resolve(undefined) : send();
       });
-    return receiverLimiter ? receiverLimiter.schedule(run) : run();
+    try {
+      return await (receiverLimiter ? receiverLimiter.schedule(run) : run());
+    } catch (err) {
+      if (err instanceof Bottleneck.BottleneckError) return undefined; // limiter retired by a reload
+      throw err;
+    }
   }
 
-  private limiter(pool: Map<string, { rate: RateLimit; limiter: Bottleneck }>, name: string, rate: RateLimit): Bottleneck {
+  private limiter(pool: LimiterPool, name: string, rate: RateLimit): Bottleneck {
     const existing = pool.get(name);
-    if (existing && existing.rate.max === rate.max && existing.rate.per === rate.per) return existing.limiter;
+    if (existing && sameRate(existing.rate, rate)) return existing.limiter;
     const limiter = limiterFor(rate);
     pool.set(name, { rate, limiter });
     return limiter;

@@ -58,11 +58,11 @@ route: { receiver: sre }
 
     // A failed reload whose config mentions the secrets, then a good one.
     writeFileSync(relay.configFile, config.replace("route: { receiver: sre }", `route: { receiver: "${AM_TOKEN}" }`));
-    const reload = await relay.post("/-/reload", "");
+    const reload = await relay.post("/-/reload", "", { authorization: basic() });
     expect(reload.status).toBe(500);
     const reloadBody = await reload.text();
     writeFileSync(relay.configFile, config);
-    expect((await relay.post("/-/reload", "")).status).toBe(200);
+    expect((await relay.post("/-/reload", "", { authorization: basic() })).status).toBe(200);
 
     const metrics = await (await fetch(`${relay.url}/metrics`)).text();
     const statusBody = await status();
