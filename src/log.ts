@@ -9,18 +9,34 @@ const MIN_SECRET_LENGTH = 6;
 
 // Credentials that travel in URLs and headers, scrubbed whether or not they are known.
 const CREDENTIAL_PATTERNS: RegExp[] = [
-  /([?&](?:key|access_token|corpsecret)=)[^&\s"'\\]+/gi,
+  /(\b(?:key|access_token|corpsecret)=)[^&\s"'\\]+/gi,
   /(\bBearer\s+)[A-Za-z0-9._~+/=-]+/gi,
   /(\bBasic\s+)[A-Za-z0-9+/=]+/gi,
 ];
 
+/** Fetched tokens remembered for scrubbing; older ones have long expired. */
+const MAX_RUNTIME_SECRETS = 256;
+
 export class Redactor {
+  private configSecrets: string[] = [];
+  private runtimeSecrets: string[] = [];
   private secrets: string[] = [];
 
-  /** Replaces the known secrets (config values, fetched tokens). */
+  /** Replaces the secrets from the config (on every load and reload). */
   setSecrets(values: Iterable<string>): void {
+    this.configSecrets = [...values];
+    this.rebuild();
+  }
+
+  /** Adds a secret learnt at run time, such as a fetched access token; survives reloads. */
+  addSecret(value: string): void {
+    this.runtimeSecrets = [...this.runtimeSecrets.filter((known) => known !== value), value].slice(-MAX_RUNTIME_SECRETS);
+    this.rebuild();
+  }
+
+  private rebuild(): void {
     const unique = new Set<string>();
-    for (const value of values) {
+    for (const value of [...this.configSecrets, ...this.runtimeSecrets]) {
       if (value.length < MIN_SECRET_LENGTH) continue;
       unique.add(value);
       // Also catch the JSON- and URL-escaped spellings of the same value.
@@ -29,10 +45,6 @@ export class Redactor {
     }
     // Longest first, so a secret containing another is replaced whole.
     this.secrets = [...unique].sort((a, b) => b.length - a.length);
-  }
-
-  addSecret(value: string): void {
-    this.setSecrets([...this.secrets, value]);
   }
 
   redact(text: string): string {

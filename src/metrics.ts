@@ -57,6 +57,12 @@ export function createMetrics() {
       "target",
       "result",
     ]),
+    invalidRecipients: counter(
+      "invalid_recipients_total",
+      "App messages accepted by WeCom that named unknown users, parties or tags, by target.",
+      ["target"],
+    ),
+    callbackEvents: counter("callback_events_total", "Decrypted WeCom app callback events, by target.", ["target"]),
     configReloads: counter("config_reloads_total", "Config reloads, by result (success, failure).", ["result"]),
     configLastReloadSuccess: gauge(
       "config_last_reload_successful",

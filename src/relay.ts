@@ -3,7 +3,9 @@
 // knows every stage.
 import { isAbsolute, resolve, dirname } from "node:path";
 import type { Channel } from "./channels/channel.js";
+import { createAppChannel } from "./channels/wecom/app.js";
 import { createRobotChannel } from "./channels/wecom/robot.js";
+import type { TokenCache } from "./channels/wecom/token.js";
 import type { ConfigError } from "./config/errors.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config, RateLimit, RouteNodeConfig } from "./config/schema.js";
@@ -11,6 +13,7 @@ import { scrubSecrets } from "./config/secrets.js";
 import type { DigestRenderer } from "./delivery/coalesce.js";
 import type { TargetRuntime } from "./delivery/dispatcher.js";
 import { byteLimit, type ChannelKind } from "./render/limits.js";
+import type { Metrics } from "./metrics.js";
 import { renderMessages, type RenderTarget } from "./render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "./render/templates.js";
 import { compileRouteTree, type RouteTree } from "./routing/tree.js";
@@ -20,6 +23,11 @@ import type { Event, Match, Message } from "./types.js";
 export const ROBOT_DEFAULT_RATE: RateLimit = { max: 20, per: 60_000 };
 /** App messages: WeCom allows 30/min to one member; stay under it. */
 export const APP_DEFAULT_RATE: RateLimit = { max: 30, per: 60_000 };
+
+export interface RelayDeps {
+  tokens: TokenCache;
+  metrics?: Metrics;
+}
 
 export interface Routed {
   event: Event;
@@ -41,8 +49,11 @@ export class Relay {
     return this.loaded.config;
   }
 
-  /** Builds every stage for `loaded`, or reports every error with file and line. */
-  static build(loaded: LoadedConfig): { relay: Relay } | { errors: ConfigError[] } {
+  /**
+   * Builds every stage for `loaded`, or reports every error with file and line. `deps`
+   * outlive reloads: the token cache is shared by every app target of every config.
+   */
+  static build(loaded: LoadedConfig, deps: RelayDeps): { relay: Relay } | { errors: ConfigError[] } {
     const { config, file } = loaded;
     const errors: ConfigError[] = [];
     // Route and template errors may quote config text, and a secret can sit anywhere in it.
@@ -73,7 +84,7 @@ export class Relay {
     const targets = new Map<string, TargetRuntime & { kind: ChannelKind }>();
     for (const [name, target] of Object.entries(config.targets)) {
       try {
-        targets.set(name, buildTarget(name, target, config));
+        targets.set(name, buildTarget(name, target, config, deps));
       } catch (err) {
         errors.push(at(["targets", name], (err as Error).message));
       }
@@ -103,6 +114,13 @@ export class Relay {
     return { event, matches, messages, fallbacks };
   }
 
+  /** Callback credentials of an app target that has a callback configured. */
+  callbackCredentials(target: string): { token: string; aesKey: string; corpId: string } | undefined {
+    const config = this.config.targets[target];
+    if (config?.type !== "app" || !config.callback) return undefined;
+    return { token: config.callback.token, aesKey: config.callback.aes_key, corpId: config.corp_id };
+  }
+
   receiver(name: string): Config["receivers"][number] | undefined {
     return this.config.receivers.find((r) => r.name === name);
   }
@@ -121,13 +139,18 @@ export class Relay {
     });
 }
 
-function buildTarget(name: string, target: Config["targets"][string], config: Config): TargetRuntime & { kind: ChannelKind } {
-  let channel: Channel;
-  if (target.type === "robot") {
-    channel = createRobotChannel({ name, webhook: target.webhook, apiBase: config.wecom.api_base, timeoutMs: config.wecom.timeout });
-  } else {
-    throw new Error("app targets are not supported yet");
-  }
+function buildTarget(name: string, target: Config["targets"][string], config: Config, deps: RelayDeps): TargetRuntime & { kind: ChannelKind } {
+  const common = { name, apiBase: config.wecom.api_base, timeoutMs: config.wecom.timeout };
+  const channel: Channel =
+    target.type === "robot"
+      ? createRobotChannel({ ...common, webhook: target.webhook })
+      : createAppChannel({
+          ...common,
+          target,
+          tokens: deps.tokens,
+          ...(deps.metrics && { metrics: deps.metrics }),
+          onInvalidRecipients: () => deps.metrics?.invalidRecipients.inc({ target: name }),
+        });
   const kind = target.type;
   return {
     kind,

@@ -6,6 +6,7 @@ import { requireAuth } from "./http/auth.js";
 import { jsonBody, rawBody } from "./http/body.js";
 import { errorHandler, HttpError, sendError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
+import { wecomCallbackRouter } from "./http/wecom-callback.js";
 import { logger } from "./log.js";
 import type { Service } from "./service.js";
 import { alertmanagerEvents } from "./sources/alertmanager.js";
@@ -125,6 +126,15 @@ export function createApp(service: Service): express.Express {
     const requeued = service.retry(wanted.map((d) => d.id));
     res.json({ id: status.id, requeued });
   });
+
+  app.use(
+    wecomCallbackRouter((target) => service.relay.callbackCredentials(target), {
+      onEvent: (target, xml) => {
+        service.metrics.callbackEvents.inc({ target });
+        logger.info("WeCom callback event", { target, type: /<MsgType><!\[CDATA\[(\w+)\]\]><\/MsgType>|<MsgType>(\w+)<\/MsgType>/.exec(xml)?.slice(1).find(Boolean) });
+      },
+    }),
+  );
 
   app.get("/-/healthy", (_req, res) => {
     res.json({ status: "healthy" });

@@ -6,7 +6,8 @@ import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
 import { logger, redactor } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { OutboxStore } from "./outbox/store.js";
-import { Relay } from "./relay.js";
+import { Relay, type RelayDeps } from "./relay.js";
+import { TokenCache } from "./channels/wecom/token.js";
 import type { Event, Match } from "./types.js";
 
 export interface ServiceOptions {
@@ -22,11 +23,15 @@ export interface Accepted {
 }
 
 /** Loads a config file and builds a Relay from it; every error carries file:line. */
-export function loadRelay(file: string, env: NodeJS.ProcessEnv = process.env): { relay: Relay } | { errors: ConfigError[] } {
+export function loadRelay(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  deps: RelayDeps = { tokens: new TokenCache() },
+): { relay: Relay } | { errors: ConfigError[] } {
   const result = loadConfigFile(file, env);
   if ("errors" in result) return result;
   for (const warning of result.loaded.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
-  return Relay.build(result.loaded);
+  return Relay.build(result.loaded, deps);
 }
 
 function dispatcherOptions(relay: Relay): DispatcherOptions {
@@ -47,17 +52,19 @@ export class Service {
     readonly store: OutboxStore,
     readonly dispatcher: Dispatcher,
     readonly metrics: Metrics,
+    private readonly deps: RelayDeps,
     private readonly options: ServiceOptions,
   ) {}
 
   /** Loads the config, opens the outbox and starts delivering what it holds. */
   static start(options: ServiceOptions): { service: Service } | { errors: ConfigError[] } {
-    const built = loadRelay(options.configFile, options.env);
+    const metrics = createMetrics();
+    const deps: RelayDeps = { tokens: new TokenCache(), metrics };
+    const built = loadRelay(options.configFile, options.env, deps);
     if ("errors" in built) return built;
     const store = OutboxStore.open(options.dataDir);
-    const metrics = createMetrics();
     const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay));
-    const service = new Service(built.relay, store, dispatcher, metrics, options);
+    const service = new Service(built.relay, store, dispatcher, metrics, deps, options);
     service.install(built.relay);
     return { service };
   }
@@ -114,7 +121,7 @@ export class Service {
 
   /** Reloads the config file; on any error the current config keeps serving. */
   reload(): { ok: true } | { ok: false; errors: string[] } {
-    const built = loadRelay(this.options.configFile, this.options.env);
+    const built = loadRelay(this.options.configFile, this.options.env, this.deps);
     if ("errors" in built) {
       const errors = built.errors.map(formatConfigError);
       this.metrics.configReloads.inc({ result: "failure" });

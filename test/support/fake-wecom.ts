@@ -38,6 +38,7 @@
  *     the relay must never send over-long content). Accepted messages are recorded
  *     (appMessages) and answered with a msgid.
  *   - expireTokens() expires every issued token (-> 42001); revokeTokens() forgets them (-> 40014).
+ *     issuedTokens() lists every token handed out, revoked or not (to check none leaks).
  *
  * Faults — failNext(n, fault, endpoint?) makes the next n requests (to that endpoint
  * kind, or to any) answer with the fault instead of the rules above; faulted requests
@@ -160,6 +161,8 @@ export interface FakeWeCom {
   /** Every request received, optionally of one endpoint kind. */
   requests(endpoint?: FakeEndpoint | "other"): RecordedRequest[];
   readonly gettokenCalls: number;
+  /** Every access_token issued since start or reset(), in order, including revoked ones. */
+  issuedTokens(): string[];
   /** Resolves with the messages once at least `count` are recorded (for `key` if given). */
   waitForRobotMessages(count: number, opts?: WaitOptions & { key?: string }): Promise<RecordedRobotMessage[]>;
   waitForAppMessages(count: number, opts?: WaitOptions): Promise<RecordedAppMessage[]>;
@@ -232,6 +235,7 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
   let faults: PendingFault[] = [];
   let robotWindows = new Map<string, number[]>();
   let tokens = new Map<string, IssuedToken>();
+  let issuedTokens: string[] = [];
   let gettokenCalls = 0;
   const waiters = new Set<Waiter>();
   const delays = new Set<NodeJS.Timeout>();
@@ -316,6 +320,7 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
     if (!app) return wecomError(40001, "invalid credential");
     const token = `fake-token-${randomBytes(24).toString("hex")}`;
     tokens.set(token, { app, expiresAt: now() + tokenTtlMs });
+    issuedTokens.push(token);
     return { ...OK, access_token: token, expires_in: Math.max(1, Math.floor(tokenTtlMs / 1000)) };
   }
 
@@ -522,6 +527,7 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
     get gettokenCalls() {
       return gettokenCalls;
     },
+    issuedTokens: () => [...issuedTokens],
     waitForRobotMessages(count, opts = {}) {
       const what = opts.key === undefined ? "robot messages" : `robot messages for key ${opts.key}`;
       return waitFor(() => fake.robotMessages(opts.key), count, opts.timeoutMs ?? 5000, what);
@@ -550,6 +556,7 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
       faults = [];
       robotWindows = new Map();
       tokens = new Map();
+      issuedTokens = [];
       gettokenCalls = 0;
     },
     async close() {

@@ -1,0 +1,185 @@
+// A WeCom self-built app (应用消息): messages to the target's users, parties and tags via
+// message/send with the app's access_token. The token comes from the shared TokenCache;
+// a token WeCom rejects is replaced and the send retried once here, so the dispatcher
+// only sees the outcome. Neither the secret nor the token appears in an error or log text.
+import type { AppTargetConfig } from "../../config/schema.js";
+import { logger } from "../../log.js";
+import type { Metrics } from "../../metrics.js";
+import type { Message, SendResult } from "../../types.js";
+import type { Channel } from "../channel.js";
+import { classifyErrcode } from "./errcodes.js";
+import { postJson } from "./http.js";
+import type { AppCredentials, TokenCache, TokenRequester } from "./token.js";
+
+/** WeCom's limit for app text and markdown content, in UTF-8 bytes. */
+export const APP_CONTENT_LIMIT_BYTES = 2048;
+
+/** Recipients WeCom reported as unknown in an accepted send (it delivered to the rest). */
+export interface InvalidRecipients {
+  target: string;
+  users: string[];
+  parties: string[];
+  tags: string[];
+}
+
+export interface AppChannelOptions {
+  /** Target name from the config; used in errors, logs and metric labels. */
+  name: string;
+  target: AppTargetConfig;
+  /** Where requests go, e.g. https://qyapi.weixin.qq.com; tests and proxies change it. */
+  apiBase: string;
+  timeoutMs: number;
+  /** One per process, shared by every app target. */
+  tokens: TokenCache;
+  metrics?: Metrics;
+  /** Called after each accepted send that named invalid recipients. */
+  onInvalidRecipients?: (report: InvalidRecipients) => void;
+}
+
+/** message/send's recipient fields: ids joined by "|", or touser "@all". */
+export interface AppRecipients {
+  touser?: string;
+  toparty?: string;
+  totag?: string;
+}
+
+/**
+ * The recipient fields for a target. "@all" in any of to_user, to_party or to_tag means
+ * the app's whole visible range, which WeCom spells touser "@all" (and then ignores the
+ * party and tag fields). Throws when there is no recipient or an id cannot be sent.
+ */
+export function appRecipients(target: Pick<AppTargetConfig, "to_user" | "to_party" | "to_tag">): AppRecipients {
+  const fields = { touser: target.to_user, toparty: target.to_party, totag: target.to_tag };
+  const configured = Object.values(fields).filter((value) => value !== undefined);
+  if (configured.length === 0) throw new Error("app target needs to_user, to_party or to_tag");
+  if (configured.includes("@all")) return { touser: "@all" };
+
+  const recipients: AppRecipients = {};
+  for (const [field, ids] of Object.entries(fields) as [keyof AppRecipients, string[] | undefined][]) {
+    if (ids === undefined) continue;
+    if (ids.some((id) => id.includes("|"))) throw new Error(`recipient ids may not contain "|" (${field})`);
+    recipients[field] = [...new Set(ids)].join("|");
+  }
+  return recipients;
+}
+
+export interface Textcard {
+  title: string;
+  description: string;
+  /** Where a tap on the card leads; http(s) with scheme. */
+  url: string;
+  /** Button text, at most 4 characters (WeCom shows 详情 without it). */
+  btntxt?: string;
+}
+
+/**
+ * The message part of a textcard send, checked against WeCom's limits (title 128 bytes,
+ * description 512 bytes, url 2048 bytes, button 4 characters). Throws a RangeError
+ * naming the field instead of letting WeCom cut it.
+ */
+export function textcardMessage(card: Textcard): { msgtype: "textcard"; textcard: Textcard } {
+  const bytes = (text: string) => Buffer.byteLength(text, "utf8");
+  if (card.title === "" || bytes(card.title) > 128) throw new RangeError("textcard title must be 1 to 128 bytes");
+  if (card.description === "" || bytes(card.description) > 512) {
+    throw new RangeError("textcard description must be 1 to 512 bytes");
+  }
+  if (!/^https?:\/\//i.test(card.url) || bytes(card.url) > 2048) {
+    throw new RangeError("textcard url must be an http(s) URL of at most 2048 bytes");
+  }
+  if (card.btntxt !== undefined && [...card.btntxt].length > 4) {
+    throw new RangeError("textcard btntxt must be at most 4 characters");
+  }
+  return { msgtype: "textcard", textcard: { ...card } };
+}
+
+export function createAppChannel(opts: AppChannelOptions): Channel {
+  let recipients: AppRecipients;
+  try {
+    recipients = appRecipients(opts.target);
+  } catch (err) {
+    throw new Error(`target "${opts.name}": ${(err as Error).message}`);
+  }
+  const apiBase = opts.apiBase.replace(/\/+$/, "");
+  const credentials: AppCredentials = { apiBase, corpId: opts.target.corp_id, secret: opts.target.secret };
+  const requester: TokenRequester = {
+    target: opts.name,
+    timeoutMs: opts.timeoutMs,
+    ...(opts.metrics !== undefined && { metrics: opts.metrics }),
+  };
+
+  async function sendWith(token: string, body: Record<string, unknown>): Promise<SendResult> {
+    const url = `${apiBase}/cgi-bin/message/send?access_token=${encodeURIComponent(token)}`;
+    const outcome = await postJson(url, body, { timeoutMs: opts.timeoutMs });
+    if (!outcome.ok) return outcome.failure;
+    const reply = outcome.json as Record<string, unknown> | null;
+    if (typeof reply !== "object" || reply === null || typeof reply.errcode !== "number") {
+      return { kind: "retry", error: "unexpected WeCom response: no numeric errcode" };
+    }
+    const result = classifyErrcode(reply.errcode, typeof reply.errmsg === "string" ? reply.errmsg : "");
+    if (result.kind === "ok") {
+      reportInvalidRecipients(reply);
+      return result;
+    }
+    // An errmsg that echoes the token bare would slip past the key=value redaction.
+    return { ...result, error: result.error.split(token).join("[redacted]") };
+  }
+
+  function reportInvalidRecipients(reply: Record<string, unknown>): void {
+    const report: InvalidRecipients = {
+      target: opts.name,
+      users: splitIds(reply.invaliduser),
+      parties: splitIds(reply.invalidparty),
+      tags: splitIds(reply.invalidtag),
+    };
+    if (report.users.length + report.parties.length + report.tags.length === 0) return;
+    // Not a failure: WeCom delivered to everyone else, and a retry would not change that.
+    logger.warn("app message delivered, but WeCom reported invalid recipients", {
+      target: opts.name,
+      invalid_users: report.users,
+      invalid_parties: report.parties,
+      invalid_tags: report.tags,
+    });
+    opts.onInvalidRecipients?.(report);
+  }
+
+  return {
+    kind: "app",
+    async send(message: Message): Promise<SendResult> {
+      const size = Buffer.byteLength(message.content, "utf8");
+      if (size > APP_CONTENT_LIMIT_BYTES) {
+        // The renderer splits long messages; sending this would only earn a 40058 (or a cut text).
+        return {
+          kind: "permanent",
+          error: `${message.msgtype} content is ${size} bytes, over the ${APP_CONTENT_LIMIT_BYTES}-byte limit of app messages; not sent`,
+        };
+      }
+      // Mentions are a group-chat notion: an app message already goes to its recipients.
+      const body = {
+        ...recipients,
+        agentid: opts.target.agent_id,
+        msgtype: message.msgtype,
+        [message.msgtype]: { content: message.content },
+      };
+
+      // At most two sends: WeCom may revoke or expire a token early, and one fresh token settles it.
+      for (let attempt = 1; ; attempt += 1) {
+        const token = await opts.tokens.get(credentials, requester);
+        if (!token.ok) return token.failure;
+        const result = await sendWith(token.token, body);
+        if (result.kind !== "refreshToken") return result;
+        opts.tokens.invalidate(credentials, token.token);
+        if (attempt === 2) return result;
+        logger.info("app access_token rejected; fetching a new one and sending again", {
+          target: opts.name,
+          errcode: result.errcode,
+        });
+      }
+    },
+  };
+}
+
+/** WeCom lists ids as "id1|id2" strings (empty when there are none). */
+function splitIds(value: unknown): string[] {
+  if (typeof value !== "string") return [];
+  return value.split("|").filter((id) => id !== "");
+}
