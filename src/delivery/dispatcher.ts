@@ -122,6 +122,10 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.purgeTimer);
+    // Sends waiting for their pace give up now (their rows stay queued); sends already
+    // executing finish.
+    retireLimiters(this.targetLimiters, () => undefined);
+    retireLimiters(this.receiverLimiters, () => undefined);
     for (const worker of this.workers.values()) worker.wake();
     await Promise.all([...this.workers.values()].map((worker) => worker.running));
     await this.sends.onIdle();
