@@ -17,7 +17,7 @@ const USAGE = `Usage:
   wecom-relay [serve] [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
   wecom-relay check [--config FILE]
   wecom-relay routes test [--config FILE] [--expect RECEIVER,...] label=value ...
-  wecom-relay render [--config FILE] --source SOURCE [--template NAME] [--format text|markdown] --payload FILE.json
+  wecom-relay render [--config FILE] --source SOURCE [--event GITHUB_EVENT] [--template NAME] [--format text|markdown] --payload FILE.json
 
 Environment: WECOM_RELAY_CONFIG, WECOM_RELAY_LISTEN, WECOM_RELAY_DATA_DIR, WECOM_RELAY_LOG_LEVEL.
 `;
@@ -85,6 +85,7 @@ function render(args: string[]): number {
   const { values } = parse(args, {
     ...configOption,
     source: { type: "string" },
+    event: { type: "string" },
     template: { type: "string" },
     format: { type: "string" },
     payload: { type: "string" },
@@ -106,11 +107,13 @@ function render(args: string[]): number {
     console.error(`${values.payload}: ${(err as Error).message}`);
     return 1;
   }
-  const parsed = adapter(body);
+  if (values.source === "github" && !values.event) throw new UsageError("--source github needs --event (the X-GitHub-Event name, e.g. push)");
+  const parsed = adapter(body, { ...(values.event !== undefined && { event: values.event }) });
   if (!parsed.ok) {
     console.error(`${values.payload}: ${parsed.error}`);
     return 1;
   }
+  if (parsed.value.length === 0) console.log("(no message: this event is acknowledged without one)");
   for (const event of parsed.value) {
     const routed = relay.route(event);
     const matches: Match[] = routed.matches.map((match) => ({

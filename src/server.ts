@@ -1,6 +1,6 @@
 // Builds the express app over a Service: parsing, auth and answers only; the pipeline
 // lives in the Service and Relay.
-import express, { type Request, type RequestHandler, type Response } from "express";
+import express, { type RequestHandler } from "express";
 import type { Config } from "./config/schema.js";
 import { requireAuth } from "./http/auth.js";
 import { jsonBody, rawBody } from "./http/body.js";
@@ -11,16 +11,28 @@ import { logger } from "./log.js";
 import type { Service } from "./service.js";
 import { alertmanagerEvents } from "./sources/alertmanager.js";
 import { apiMessage } from "./sources/api.js";
+import { githubEvents } from "./sources/github.js";
+import { grafanaEvents } from "./sources/grafana.js";
+import { verifyGithubSignature, verifyGrafanaSignature } from "./http/signatures.js";
 import type { Parsed } from "./sources/validate.js";
 import type { Event } from "./types.js";
 
 type Endpoint = Exclude<keyof Config["auth"], "github">;
+
+/** A signed Grafana request older (or newer) than this is refused as a possible replay. */
+const MAX_SIGNATURE_AGE_S = 300;
 
 /** The endpoint name a path belongs to, for the rejection metric. */
 function endpointOf(path: string): string {
   if (path.startsWith("/webhook/")) return path.slice("/webhook/".length).split("/")[0] || "webhook";
   if (path.startsWith("/api/")) return "api";
   return "other";
+}
+
+/** The parsed value, or a 400 naming the offending field. */
+function valueOrBadRequest<T>(parsed: Parsed<T>): T {
+  if (!parsed.ok) throw new HttpError(400, parsed.error, { field: parsed.field }, "bad_payload");
+  return parsed.value;
 }
 
 export function createApp(service: Service): express.Express {
@@ -49,25 +61,60 @@ export function createApp(service: Service): express.Express {
   });
   app.use(["/webhook", "/api"], limited);
 
-  const webhook = (source: Endpoint, toEvents: (body: unknown, req: Request) => Parsed<Event[]>) => [
-    notReady,
-    auth(source),
-    readBody,
-    jsonBody(),
-    (req: Request, res: Response) => {
-      const parsed = toEvents(req.body, req);
-      if (!parsed.ok) throw new HttpError(400, parsed.error, { field: parsed.field }, "bad_payload");
-      const accepted = service.accept(parsed.value);
+  /** Turns the parsed body into events and answers once they are durably queued. */
+  const queueEvents =
+    (toEvents: (body: unknown) => Parsed<Event[]>): RequestHandler =>
+    (req, res) => {
+      const accepted = service.accept(valueOrBadRequest(toEvents(req.body)));
       res.status(200).json({ status: "queued", id: accepted.requestId, messages: accepted.messages });
-    },
-  ];
+    };
 
-  app.post("/webhook/alertmanager", ...webhook("alertmanager", alertmanagerEvents));
+  app.post("/webhook/alertmanager", notReady, auth("alertmanager"), readBody, jsonBody(), queueEvents(alertmanagerEvents));
+
+  // Grafana may sign bodies (hmac); checked over the raw bytes before parsing.
+  const grafanaSignature: RequestHandler = (req, _res, next) => {
+    const hmac = service.relay.config.auth.grafana?.hmac;
+    if (!hmac) return next();
+    const timestamp = hmac.timestamp_header === undefined ? undefined : (req.get(hmac.timestamp_header) ?? "");
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!verifyGrafanaSignature(hmac.secret, raw, req.get(hmac.header), timestamp)) {
+      throw new HttpError(401, `missing or invalid ${hmac.header} signature`, undefined, "bad_signature");
+    }
+    if (timestamp !== undefined && Math.abs(Date.now() / 1000 - Number(timestamp)) > MAX_SIGNATURE_AGE_S) {
+      throw new HttpError(401, "stale signature timestamp", { max_age_seconds: MAX_SIGNATURE_AGE_S }, "stale_signature");
+    }
+    next();
+  };
+  app.post("/webhook/grafana", notReady, auth("grafana"), readBody, grafanaSignature, jsonBody(), queueEvents(grafanaEvents));
+
+  // GitHub signs every delivery when a secret is set; then a signature is required.
+  const githubSignature: RequestHandler = (req, _res, next) => {
+    const secret = service.relay.config.auth.github?.secret;
+    if (secret === undefined) return next();
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!verifyGithubSignature(secret, raw, req.get("X-Hub-Signature-256"))) {
+      throw new HttpError(401, "missing or invalid X-Hub-Signature-256", undefined, "bad_signature");
+    }
+    next();
+  };
+  app.post("/webhook/github", notReady, readBody, githubSignature, jsonBody({ form: true }), (req, res) => {
+    const delivery = req.get("X-GitHub-Delivery");
+    const events = valueOrBadRequest(
+      githubEvents({ event: req.get("X-GitHub-Event") ?? "", body: req.body, ...(delivery !== undefined && { delivery }) }),
+    );
+    if (events.length === 0) {
+      res.status(200).json({ status: "ok", messages: 0 }); // ping and the like: acknowledged, nothing to send
+      return;
+    }
+    // A redelivery carries the same X-GitHub-Delivery: queue it once.
+    const accepted = service.accept(events, { ...(delivery && { idempotencyKey: `github:${delivery}` }) });
+    res
+      .status(accepted.duplicate ? 200 : 202)
+      .json({ status: accepted.duplicate ? "duplicate" : "queued", id: accepted.requestId, messages: accepted.messages });
+  });
 
   app.post("/api/v1/messages", notReady, auth("api"), readBody, jsonBody(), (req, res) => {
-    const parsed = apiMessage(req.body);
-    if (!parsed.ok) throw new HttpError(400, parsed.error, { field: parsed.field }, "bad_payload");
-    const { event, receiver, template, format, mention } = parsed.value;
+    const { event, receiver, template, format, mention } = valueOrBadRequest(apiMessage(req.body));
     if (!service.relay.receiver(receiver)) {
       throw new HttpError(404, `unknown receiver "${receiver}"`, { receivers: service.relay.config.receivers.map((r) => r.name) }, "unknown_receiver");
     }

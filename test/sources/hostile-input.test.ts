@@ -5,11 +5,16 @@ import { describe, expect, it } from "vitest";
 import { sourceAdapters } from "../../src/sources/index.js";
 import { apiMessage } from "../../src/sources/api.js";
 import { mutated } from "../support/mutate.js";
+import { pushPayload } from "../support/github-payloads.js";
+import { grafanaPayload } from "../support/grafana-payloads.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 
 const validBodies: Record<string, unknown> = {
   alertmanager: alertmanagerPayload([{ name: "A" }, { name: "B", status: "resolved" }]),
+  grafana: grafanaPayload([{ name: "DiskFull" }, { name: "CPU", status: "resolved" }]),
+  github: pushPayload(),
 };
+const META = { event: "push", delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" };
 
 function expectWellFormed(result: ReturnType<(typeof sourceAdapters)[string]>): void {
   if (result.ok) {
@@ -30,7 +35,7 @@ describe.each(Object.keys(sourceAdapters))("the %s source under hostile input", 
   it("never throws on arbitrary JSON", () => {
     fc.assert(
       fc.property(fc.jsonValue(), (body) => {
-        expectWellFormed(adapter(body));
+        expectWellFormed(adapter(body, META));
       }),
       { numRuns: 300 },
     );
@@ -40,7 +45,7 @@ describe.each(Object.keys(sourceAdapters))("the %s source under hostile input", 
     const valid = validBodies[source] ?? {};
     fc.assert(
       fc.property(mutated(valid), (body) => {
-        expectWellFormed(adapter(body));
+        expectWellFormed(adapter(body, META));
       }),
       { numRuns: 500 },
     );
@@ -61,5 +66,5 @@ describe("the api source under hostile input", () => {
 
 it("has a valid payload for every source adapter", () => {
   expect(Object.keys(validBodies).sort()).toEqual(Object.keys(sourceAdapters).sort());
-  for (const [source, body] of Object.entries(validBodies)) expect(sourceAdapters[source]!(body).ok).toBe(true);
+  for (const [source, body] of Object.entries(validBodies)) expect(sourceAdapters[source]!(body, META).ok).toBe(true);
 });
