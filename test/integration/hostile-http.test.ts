@@ -7,7 +7,7 @@ import { mutated } from "../support/mutate.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 import { robotConfig, startRelay, type RunningRelay } from "../support/relay.js";
 
-const ENDPOINTS = ["/webhook/alertmanager", "/api/v1/messages"];
+const ENDPOINTS = ["/webhook/alertmanager", "/webhook/grafana", "/webhook/github", "/api/v1/messages", "/wecom/callback/robot-1"];
 
 describe("hostile HTTP input", () => {
   let wecom: FakeWeCom;
