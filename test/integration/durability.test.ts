@@ -6,6 +6,7 @@ import { startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 import { robotConfig } from "../support/relay.js";
 import { tempDir } from "../support/tmp.js";
+import { until } from "../support/wait.js";
 
 const name = (i: number) => `Storm${String(i).padStart(4, "0")}`;
 
@@ -24,14 +25,6 @@ async function post(url: string, body: unknown): Promise<number> {
     return res.status;
   } catch {
     return 0; // the relay is gone: not accepted
-  }
-}
-
-async function until(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -68,7 +61,7 @@ describe("durable delivery (relay as a child process)", () => {
       }
     };
     const senders = Promise.all([sender(), sender(), sender(), sender()]);
-    await until(() => accepted.length >= 120, 20_000, () => `${accepted.length} accepted`);
+    await until(() => accepted.length >= 120, () => `${accepted.length} accepted`, 20_000);
     first.kill("SIGKILL");
     await first.exited;
     await senders;
@@ -80,8 +73,8 @@ describe("durable delivery (relay as a child process)", () => {
     relays.push(second);
     await until(
       () => accepted.every((n) => namesSeen(wecom).has(n)),
-      30_000,
       () => `${accepted.filter((n) => !namesSeen(wecom).has(n)).length} of ${accepted.length} accepted alerts missing`,
+      30_000,
     );
   });
 
@@ -101,7 +94,7 @@ describe("durable delivery (relay as a child process)", () => {
       }
     };
     await Promise.all([sender(), sender(), sender(), sender()]);
-    await until(() => namesSeen(wecom).size === 2000, 60_000, () => `${namesSeen(wecom).size} of 2000 names delivered`);
+    await until(() => namesSeen(wecom).size === 2000, () => `${namesSeen(wecom).size} of 2000 names delivered`, 60_000);
 
     const rateLimited = wecom.requests("robot").filter((r) => typeof r.reply === "object" && r.reply.errcode === 45009);
     expect(rateLimited).toHaveLength(0);
@@ -120,7 +113,7 @@ describe("durable delivery (relay as a child process)", () => {
     relays.push(relay);
     for (let i = 0; i < 10; i++) expect(await post(relay.url, alertmanagerPayload([{ name: name(i) }]))).toBe(200);
     wecom.failNext(1, { delayMs: 500 }, "robot"); // the first send is in flight when SIGTERM lands
-    await until(() => wecom.requests("robot").length >= 1, 5000, () => "no send started");
+    await until(() => wecom.requests("robot").length >= 1, () => "no send started", 5000);
     relay.kill("SIGTERM");
     expect(await relay.exited).toBe(0);
     expect(namesSeen(wecom).has(name(0))).toBe(true); // the in-flight send completed
@@ -130,6 +123,6 @@ describe("durable delivery (relay as a child process)", () => {
     writeFileSync(configFile, robotConfig(wecom.url, { rate: "{ max: 50, per: 1s }" }));
     const again = await startChildRelay(configFile, dataDir);
     relays.push(again);
-    await until(() => namesSeen(wecom).size === 10, 10_000, () => `${namesSeen(wecom).size} of 10 delivered`);
+    await until(() => namesSeen(wecom).size === 10, () => `${namesSeen(wecom).size} of 10 delivered`, 10_000);
   });
 });

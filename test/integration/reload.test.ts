@@ -7,14 +7,7 @@ import { startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 import { robotConfig, startRelay } from "../support/relay.js";
 import { tempDir } from "../support/tmp.js";
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from "../support/wait.js";
 
 describe("hot reload", () => {
   let wecom: FakeWeCom;
@@ -47,16 +40,16 @@ describe("hot reload", () => {
 
     writeFileSync(configFile, robotConfig(wecom.url, { keys: ["after"] }));
     child.kill("SIGHUP");
-    await until(() => child!.logs.some((line) => line.includes('"msg":"config reloaded"')), "the reload");
+    await until(() => child!.logs.some((line) => line.includes('"msg":"config reloaded"')), () => "the reload");
     expect((await post("Second")).status).toBe(200);
     const [second] = await wecom.waitForRobotMessages(1, { key: "after" });
     expect(second!.content).toContain("Second");
 
     writeFileSync(configFile, "route: [this is not a config");
     child.kill("SIGHUP");
-    await until(() => child!.logs.some((line) => line.includes("config reload failed")), "the failed reload");
+    await until(() => child!.logs.some((line) => line.includes("config reload failed")), () => "the failed reload");
     expect((await post("Third")).status).toBe(200);
-    await until(() => wecom.robotMessages("after").some((m) => m.content.includes("Third")), "delivery with the old config");
+    await until(() => wecom.robotMessages("after").some((m) => m.content.includes("Third")), () => "delivery with the old config");
     expect(wecom.robotMessages("before")).toHaveLength(1);
   });
 

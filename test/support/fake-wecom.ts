@@ -221,6 +221,17 @@ function wecomError(errcode: number, reason: string): JsonReply {
 
 const OK: JsonReply = { errcode: 0, errmsg: "ok" };
 
+/** The content of a text-like section, or WeCom's error for empty or over-long content. */
+function sectionContent(section: unknown, msgtype: string, byteLimit: number): string | JsonReply {
+  if (!isObject(section) || typeof section.content !== "string" || section.content === "") {
+    return wecomError(44004, "empty content");
+  }
+  if (Buffer.byteLength(section.content, "utf8") > byteLimit) {
+    return wecomError(40058, `${msgtype}.content exceed max length ${byteLimit}`);
+  }
+  return section.content;
+}
+
 export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<FakeWeCom> {
   const now = options.now ?? Date.now;
   const validKeys = options.robotKeys ? new Set(options.robotKeys) : undefined;
@@ -275,14 +286,10 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
     let mentionedMobileList: string[] = [];
     const byteLimit = ROBOT_BYTE_LIMITS[msgtype];
     if (byteLimit !== undefined) {
-      if (!isObject(section) || typeof section.content !== "string" || section.content === "") {
-        return wecomError(44004, "empty content");
-      }
-      content = section.content;
-      if (Buffer.byteLength(content, "utf8") > byteLimit) {
-        return wecomError(40058, `${msgtype}.content exceed max length ${byteLimit}`);
-      }
-      if (msgtype === "text") {
+      const checked = sectionContent(section, msgtype, byteLimit);
+      if (typeof checked !== "string") return checked;
+      content = checked;
+      if (msgtype === "text" && isObject(section)) {
         const lists = [section.mentioned_list, section.mentioned_mobile_list];
         if (!lists.every((list) => list === undefined || isStringArray(list))) {
           return wecomError(40058, "invalid mentioned_list or mentioned_mobile_list");
@@ -357,13 +364,9 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
     let content = "";
     const byteLimit = APP_BYTE_LIMITS[msgtype];
     if (byteLimit !== undefined) {
-      if (!isObject(section) || typeof section.content !== "string" || section.content === "") {
-        return wecomError(44004, "empty content");
-      }
-      content = section.content;
-      if (Buffer.byteLength(content, "utf8") > byteLimit) {
-        return wecomError(40058, `${msgtype}.content exceed max length ${byteLimit}`);
-      }
+      const checked = sectionContent(section, msgtype, byteLimit);
+      if (typeof checked !== "string") return checked;
+      content = checked;
     } else if (APP_OBJECT_TYPES.has(msgtype)) {
       if (!isObject(section)) return wecomError(40058, `missing ${msgtype}`);
       if (msgtype === "textcard" && typeof section.description === "string") content = section.description;

@@ -11,6 +11,7 @@ import type { AppTargetConfig } from "../../../src/config/schema.js";
 import type { Message, SendResult } from "../../../src/types.js";
 import { captureLogs } from "../../support/capture-logs.js";
 import { DEFAULT_FAKE_APP, startFakeWeCom, type FakeWeCom } from "../../support/fake-wecom.js";
+import { message as baseMessage } from "../../support/messages.js";
 
 const TARGET: AppTargetConfig = {
   type: "app",
@@ -20,18 +21,8 @@ const TARGET: AppTargetConfig = {
   to_user: ["zhangsan", "lisi"],
 };
 
-function message(overrides: Partial<Message> = {}): Message {
-  return {
-    target: "ops-app",
-    receiver: "sre",
-    msgtype: "text",
-    content: "[FIRING] HighLatency on api",
-    mention: [],
-    summary: "HighLatency",
-    eventIds: ["e1"],
-    ...overrides,
-  };
-}
+const message = (overrides: Partial<Message> = {}): Message =>
+  baseMessage({ target: "ops-app", msgtype: "text", content: "[FIRING] HighLatency on api", ...overrides });
 
 let wecom: FakeWeCom;
 

@@ -2,21 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRobotChannel, robotKey } from "../../../src/channels/wecom/robot.js";
 import type { Message, SendResult } from "../../../src/types.js";
 import { startFakeWeCom, type FakeWeCom } from "../../support/fake-wecom.js";
+import { message as baseMessage } from "../../support/messages.js";
 
 const KEY = "693a91f6-7a4b-4c2d-9e3f-5d8c0a1b2c3d";
 
-function message(overrides: Partial<Message> = {}): Message {
-  return {
-    target: "sre-robot",
-    receiver: "sre",
-    msgtype: "text",
-    content: "[FIRING] HighLatency on api",
-    mention: [],
-    summary: "HighLatency",
-    eventIds: ["e1"],
-    ...overrides,
-  };
-}
+const message = (overrides: Partial<Message> = {}): Message =>
+  baseMessage({ target: "sre-robot", msgtype: "text", content: "[FIRING] HighLatency on api", ...overrides });
 
 let wecom: FakeWeCom;
 
