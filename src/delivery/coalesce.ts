@@ -75,7 +75,7 @@ export function packDigests(
 
   for (const row of rows) {
     const candidate = [...batch, row];
-    const content = render(candidate.map(digestItem), context);
+    const content = render(digestItems(candidate), context);
     if (Buffer.byteLength(content) <= limitBytes) {
       batch = candidate;
       batchContent = content;
@@ -96,6 +96,17 @@ export function packDigests(
 
 function digestItem(row: CoalesceRow): DigestItem {
   return { summary: row.message.summary, at: row.createdAt };
+}
+
+/** One item per notification: the parts of a split message share summary and time. */
+function digestItems(rows: readonly CoalesceRow[]): DigestItem[] {
+  const seen = new Set<string>();
+  return rows.map(digestItem).filter((item) => {
+    const key = `${item.at}\0${item.summary}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function digestMessage(

@@ -63,3 +63,14 @@ describe("coalescing", () => {
     expect(unit!.message.msgtype).toBe("text");
   });
 });
+
+describe("digest items", () => {
+  it("lists a split message once, though every part's row is carried", () => {
+    const parts = [0, 1, 2].map((i) => ({ id: `part-${i}`, createdAt: 5000, message: message({ summary: "[FIRING:40] Big" }) }));
+    const other = { id: "other", createdAt: 6000, message: message({ summary: "[FIRING:1] Small" }) };
+    const [unit] = packDigests([...parts, other], "robot-a", 4096, render);
+    expect(unit!.rowIds).toEqual(["part-0", "part-1", "part-2", "other"]);
+    expect(unit!.message.content.match(/Big/g)).toHaveLength(1);
+    expect(unit!.message.content).toContain("2 notifications");
+  });
+});
