@@ -31,7 +31,7 @@ server.listen(0, "127.0.0.1", () => {
 });
 
 const shutdown = () => {
-  server.close();
+  server.close(() => process.exit(0));
   server.closeAllConnections();
 };
 process.once("SIGTERM", shutdown);

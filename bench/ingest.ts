@@ -15,6 +15,8 @@ export interface IngestSettings {
   warmupMs: number;
   durationMs: number;
   maxRequests: number;
+  /** Bare and relay runs alternate this many times; the median of each is reported. */
+  rounds: number;
   /** Extra node flags for the relay process (profiling). */
   relayNodeArgs?: string[];
 }
@@ -23,15 +25,19 @@ export interface IngestResult {
   settings: IngestSettings;
   alertsPerPayload: number;
   payloadBytes: number;
+  /** Every round, in order. */
+  bareRounds: LoadResult[];
+  relayRounds: LoadResult[];
+  /** The rounds with the median rate. */
   bare: LoadResult;
   relay: LoadResult;
-  /** Messages the fake WeCom accepted from the relay by the end of its run. */
+  /** Messages the fake WeCom accepted from the relay during its median round. */
   delivered: number;
-  /** relay req/s over bare req/s. */
+  /** Median relay req/s over median bare req/s. */
   ratio: number;
 }
 
-export const DEFAULT_INGEST: IngestSettings = { concurrency: 16, warmupMs: 1000, durationMs: 5000, maxRequests: 500_000 };
+export const DEFAULT_INGEST: IngestSettings = { concurrency: 16, warmupMs: 1000, durationMs: 5000, maxRequests: 500_000, rounds: 3 };
 
 const ALERTS_PER_PAYLOAD = 3;
 const DISTINCT_PAYLOADS = 32;
@@ -52,6 +58,12 @@ function ingestBodies(): Buffer[] {
   });
 }
 
+/** The element with the median value (the lower middle for an even count). */
+function median<T>(items: readonly T[], value: (item: T) => number): T {
+  const sorted = [...items].sort((a, b) => value(a) - value(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 export async function runIngest(children: ChildSet, workDir: string, settings: IngestSettings): Promise<IngestResult> {
   const bodies = ingestBodies();
   const load = {
@@ -63,40 +75,59 @@ export async function runIngest(children: ChildSet, workDir: string, settings: I
     maxRequests: settings.maxRequests,
   };
 
-  const bareServer = await startBareServer(children);
-  const bare = await runTimedLoad({ ...load, url: bareServer.url + PATH, watchPids: { server: bareServer.child.pid } });
-  await bareServer.child.stop();
+  const runBare = async (): Promise<LoadResult> => {
+    const bareServer = await startBareServer(children);
+    const result = await runTimedLoad({ ...load, url: bareServer.url + PATH, watchPids: { server: bareServer.child.pid } });
+    await bareServer.child.stop();
+    return result;
+  };
 
-  // WeCom's real limit would stall delivery at once; a high one keeps it sending throughout.
-  const wecom = await startFakeWeComProcess(children, { max: 1_000_000, perMs: 1000 });
-  const configYaml = benchRelayConfig({
-    apiBase: wecom.url,
-    robotKey: "bench-ingest-robot",
-    rateLimit: { max: 100_000, per: "1s" },
-    coalesceAfter: "30s",
-    bearerToken: BEARER_TOKEN,
-  });
-  const relayServer = await startRelayServer(children, {
-    configYaml,
-    dir: mkdtempSync(join(workDir, "ingest-")),
-    ...(settings.relayNodeArgs && { nodeArgs: settings.relayNodeArgs }),
-  });
-  const relay = await runTimedLoad({
-    ...load,
-    url: relayServer.url + PATH,
-    watchPids: { server: relayServer.child.pid, "fake WeCom": wecom.child.pid },
-  });
-  const { messages: delivered } = await wecom.counts();
-  await relayServer.child.stop();
-  await wecom.child.stop();
+  // A fresh fake WeCom, relay and outbox per round, so rounds do not inherit a backlog.
+  const runRelay = async (round: number): Promise<{ load: LoadResult; delivered: number }> => {
+    // WeCom's real limit would stall delivery at once; a high one keeps it sending throughout.
+    const wecom = await startFakeWeComProcess(children, { max: 1_000_000, perMs: 1000 });
+    const configYaml = benchRelayConfig({
+      apiBase: wecom.url,
+      robotKey: "bench-ingest-robot",
+      rateLimit: { max: 100_000, per: "1s" },
+      coalesceAfter: "30s",
+      bearerToken: BEARER_TOKEN,
+    });
+    const relayServer = await startRelayServer(children, {
+      configYaml,
+      dir: mkdtempSync(join(workDir, `ingest-${round}-`)),
+      ...(settings.relayNodeArgs && { nodeArgs: settings.relayNodeArgs }),
+    });
+    const result = await runTimedLoad({
+      ...load,
+      url: relayServer.url + PATH,
+      watchPids: { server: relayServer.child.pid, "fake WeCom": wecom.child.pid },
+    });
+    const { messages: delivered } = await wecom.counts();
+    await relayServer.child.stop();
+    await wecom.child.stop();
+    return { load: result, delivered };
+  };
+
+  const bareRounds: LoadResult[] = [];
+  const relayRuns: { load: LoadResult; delivered: number }[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    // Alternating spreads slow moments of a shared machine over both servers.
+    bareRounds.push(await runBare());
+    relayRuns.push(await runRelay(round));
+  }
+  const bare = median(bareRounds, (r) => r.requestsPerSecond);
+  const relayRun = median(relayRuns, (r) => r.load.requestsPerSecond);
 
   return {
     settings,
     alertsPerPayload: ALERTS_PER_PAYLOAD,
     payloadBytes: Math.round(bodies.reduce((sum, body) => sum + body.length, 0) / bodies.length),
+    bareRounds,
+    relayRounds: relayRuns.map((r) => r.load),
     bare,
-    relay,
-    delivered,
-    ratio: relay.requestsPerSecond / bare.requestsPerSecond,
+    relay: relayRun.load,
+    delivered: relayRun.delivered,
+    ratio: relayRun.load.requestsPerSecond / bare.requestsPerSecond,
   };
 }

@@ -1,9 +1,8 @@
 // The load generator: N clients, each on its own keep-alive connection, POSTing one
-// request at a time (closed loop) with plain node:http — the lightest client the
-// standard library offers, so the server, not the client, is what saturates.
-import { Agent, request } from "node:http";
-import { percentile } from "./stats.js";
+// request at a time (closed loop), bounded by time and by count.
+import { KeepAliveConnection, postRequestBytes } from "./http-client.js";
 import { cpuSecondsOf } from "./processes.js";
+import { percentile } from "./stats.js";
 
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A server that keeps failing is not benchmarked further. */
@@ -16,7 +15,7 @@ export interface Target {
 }
 
 export interface TimedLoad extends Target {
-  /** Request i sends bodies[i % bodies.length]; build them once, outside the loop. */
+  /** Request i sends bodies[i % bodies.length]. */
   bodies: readonly Buffer[];
   concurrency: number;
   warmupMs: number;
@@ -49,30 +48,6 @@ export interface EachResult {
   elapsedMs: number;
 }
 
-/** One POST; resolves with the status once the whole answer was read. */
-function post(agent: Agent, url: URL, headers: Record<string, string>, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        method: "POST",
-        hostname: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        headers: { ...headers, "content-type": "application/json", "content-length": body.length },
-      },
-      (res) => {
-        res.on("data", () => {});
-        res.on("end", () => resolve(res.statusCode ?? 0));
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error("request timed out")));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 class Problems {
   readonly counts: Record<string, number> = {};
   transportErrors = 0;
@@ -102,7 +77,7 @@ function cpuSnapshot(pids: Record<string, number>) {
 /** Closed-loop load for a warm-up plus a measured window, bounded by time and count. */
 export async function runTimedLoad(load: TimedLoad): Promise<LoadResult> {
   const url = new URL(load.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: load.concurrency });
+  const requests = load.bodies.map((body) => postRequestBytes(url, load.headers, body));
   const problems = new Problems();
   const latencies: number[] = [];
   let failed = 0;
@@ -115,13 +90,17 @@ export async function runTimedLoad(load: TimedLoad): Promise<LoadResult> {
   const startTimer = setTimeout(() => (windowStart = cpuSnapshot(watched)), load.warmupMs);
   const endTimer = setTimeout(() => (windowEnd = cpuSnapshot(watched)), load.warmupMs + load.durationMs);
 
+  const connections: KeepAliveConnection[] = [];
+  let stopped = false;
   const client = async () => {
-    while (issued < load.maxRequests && performance.now() < measureTo) {
-      const body = load.bodies[issued++ % load.bodies.length]!;
+    const connection = new KeepAliveConnection(url.hostname, Number(url.port), REQUEST_TIMEOUT_MS);
+    connections.push(connection);
+    while (!stopped && issued < load.maxRequests && performance.now() < measureTo) {
+      const request = requests[issued++ % requests.length]!;
       const startedAt = performance.now();
       let ok = false;
       try {
-        const status = await post(agent, url, load.headers, body);
+        const status = await connection.send(request);
         ok = status >= 200 && status < 300;
         if (!ok) problems.note(`HTTP ${status}`);
       } catch (err) {
@@ -137,9 +116,11 @@ export async function runTimedLoad(load: TimedLoad): Promise<LoadResult> {
   try {
     await Promise.all(Array.from({ length: load.concurrency }, client));
   } finally {
+    // When one client gave up, the others stop too.
+    stopped = true;
     clearTimeout(startTimer);
     clearTimeout(endTimer);
-    agent.destroy();
+    for (const connection of connections) connection.close();
   }
   // The count bound can end the run before the window closes.
   windowStart ??= cpuSnapshot(watched);
@@ -166,19 +147,22 @@ export async function runTimedLoad(load: TimedLoad): Promise<LoadResult> {
 /** POSTs every body once, `concurrency` at a time, giving up after `timeoutMs`. */
 export async function postEach(target: Target & { bodies: readonly Buffer[]; concurrency: number; timeoutMs: number }): Promise<EachResult> {
   const url = new URL(target.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: target.concurrency });
   const problems = new Problems();
+  const connections: KeepAliveConnection[] = [];
   const startedAt = performance.now();
   const deadline = startedAt + target.timeoutMs;
   let next = 0;
   let ok = 0;
   let failed = 0;
+  let stopped = false;
 
   const client = async () => {
-    while (next < target.bodies.length && performance.now() < deadline) {
-      const body = target.bodies[next++]!;
+    const connection = new KeepAliveConnection(url.hostname, Number(url.port), REQUEST_TIMEOUT_MS);
+    connections.push(connection);
+    while (!stopped && next < target.bodies.length && performance.now() < deadline) {
+      const request = postRequestBytes(url, target.headers, target.bodies[next++]!);
       try {
-        const status = await post(agent, url, target.headers, body);
+        const status = await connection.send(request);
         if (status >= 200 && status < 300) ok += 1;
         else {
           failed += 1;
@@ -194,7 +178,8 @@ export async function postEach(target: Target & { bodies: readonly Buffer[]; con
   try {
     await Promise.all(Array.from({ length: target.concurrency }, client));
   } finally {
-    agent.destroy();
+    stopped = true;
+    for (const connection of connections) connection.close();
   }
   return { ok, failed, problems: problems.counts, elapsedMs: performance.now() - startedAt };
 }

@@ -101,9 +101,12 @@ export async function runStorm(children: ChildSet, workDir: string, settings: St
     concurrency: settings.concurrency,
     timeoutMs: settings.timeoutMs,
   });
-  let posted: EachResult | undefined;
-  void posting.then((result) => (posted = result), () => {});
-  while (Date.now() < deadline && (seen.size < settings.alerts || posted === undefined)) {
+  let postingSettled = false;
+  posting.then(
+    () => (postingSettled = true),
+    () => (postingSettled = true),
+  );
+  while (Date.now() < deadline && (seen.size < settings.alerts || !postingSettled)) {
     await sleep(POLL_MS);
     await readNewLog();
   }
