@@ -64,8 +64,8 @@ export function createApp(service: Service): express.Express {
   /** Turns the parsed body into events and answers once they are durably queued. */
   const queueEvents =
     (toEvents: (body: unknown) => Parsed<Event[]>): RequestHandler =>
-    (req, res) => {
-      const accepted = service.accept(valueOrBadRequest(toEvents(req.body)));
+    async (req, res) => {
+      const accepted = await service.accept(valueOrBadRequest(toEvents(req.body)));
       res.status(200).json({ status: "queued", id: accepted.requestId, messages: accepted.messages });
     };
 
@@ -97,7 +97,7 @@ export function createApp(service: Service): express.Express {
     }
     next();
   };
-  app.post("/webhook/github", notReady, readBody, githubSignature, jsonBody({ form: true }), (req, res) => {
+  app.post("/webhook/github", notReady, readBody, githubSignature, jsonBody({ form: true }), async (req, res) => {
     const delivery = req.get("X-GitHub-Delivery");
     const events = valueOrBadRequest(
       githubEvents({ event: req.get("X-GitHub-Event") ?? "", body: req.body, ...(delivery !== undefined && { delivery }) }),
@@ -107,13 +107,13 @@ export function createApp(service: Service): express.Express {
       return;
     }
     // A redelivery carries the same X-GitHub-Delivery: queue it once.
-    const accepted = service.accept(events, { ...(delivery && { idempotencyKey: `github:${delivery}` }) });
+    const accepted = await service.accept(events, { ...(delivery && { idempotencyKey: `github:${delivery}` }) });
     res
       .status(accepted.duplicate ? 200 : 202)
       .json({ status: accepted.duplicate ? "duplicate" : "queued", id: accepted.requestId, messages: accepted.messages });
   });
 
-  app.post("/api/v1/messages", notReady, auth("api"), readBody, jsonBody(), (req, res) => {
+  app.post("/api/v1/messages", notReady, auth("api"), readBody, jsonBody(), async (req, res) => {
     const { event, receiver, template, format, mention } = valueOrBadRequest(apiMessage(req.body));
     if (!service.relay.receiver(receiver)) {
       throw new HttpError(404, `unknown receiver "${receiver}"`, { receivers: service.relay.config.receivers.map((r) => r.name) }, "unknown_receiver");
@@ -122,7 +122,7 @@ export function createApp(service: Service): express.Express {
       throw new HttpError(404, `unknown template "${template}" for format ${format}`, undefined, "unknown_template");
     }
     const key = req.get("Idempotency-Key");
-    const accepted = service.accept([event], {
+    const accepted = await service.accept([event], {
       match: { receiver, template, format, mention, route: "api" },
       ...(key !== undefined && { idempotencyKey: `api:${key}` }),
     });

@@ -8,7 +8,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { OutboxStore } from "./outbox/store.js";
 import { Relay, type RelayDeps } from "./relay.js";
 import { TokenCache } from "./channels/wecom/token.js";
-import type { Event, Match } from "./types.js";
+import type { Event, Match, Message } from "./types.js";
 
 export interface ServiceOptions {
   configFile: string;
@@ -44,8 +44,16 @@ function dispatcherOptions(relay: Relay): DispatcherOptions {
   };
 }
 
+interface PendingWrite {
+  messages: Message[];
+  idempotencyKey: string | undefined;
+  resolve: (accepted: Accepted) => void;
+  reject: (err: unknown) => void;
+}
+
 export class Service {
   private stopped = false;
+  private pendingWrites: PendingWrite[] = [];
 
   private constructor(
     private current: Relay,
@@ -78,29 +86,61 @@ export class Service {
   }
 
   /**
-   * Routes, renders and durably queues events. Returns only after the outbox commit:
-   * the caller may answer 2xx then.
+   * Routes, renders and durably queues events. Resolves only after the outbox commit:
+   * the caller may answer 2xx then. Requests arriving in the same event-loop turn share
+   * one transaction (group commit), so one disk sync covers all of them.
    */
-  accept(events: readonly Event[], options: { idempotencyKey?: string; match?: Match } = {}): Accepted {
+  accept(events: readonly Event[], options: { idempotencyKey?: string; match?: Match } = {}): Promise<Accepted> {
+    const messages = this.routeAll(events, options.match);
+    return new Promise<Accepted>((resolve, reject) => {
+      this.pendingWrites.push({ messages, idempotencyKey: options.idempotencyKey, resolve, reject });
+      if (this.pendingWrites.length === 1) setImmediate(() => this.flushWrites());
+    });
+  }
+
+  private routeAll(events: readonly Event[], match: Match | undefined): Message[] {
     const relay = this.current;
-    const messages = [];
+    const messages: Message[] = [];
     for (const event of events) {
       this.metrics.eventsReceived.inc({ source: event.source, status: event.status ?? "none" });
-      const routed = options.match ? relay.render(event, [options.match]) : relay.route(event);
-      for (const match of routed.matches) this.metrics.eventsRouted.inc({ receiver: match.receiver });
+      const routed = match ? relay.render(event, [match]) : relay.route(event);
+      for (const routedMatch of routed.matches) this.metrics.eventsRouted.inc({ receiver: routedMatch.receiver });
       for (const fallback of routed.fallbacks) {
         this.metrics.renderFallbacks.inc({ template: fallback.template });
         logger.error("template failed at render time; sent a plain rendering", fallback);
       }
       messages.push(...routed.messages);
     }
-    const written = this.store.enqueue(messages, { ...(options.idempotencyKey !== undefined && { idempotencyKey: options.idempotencyKey }) });
-    if (!written.duplicate) {
-      const targets = new Set(messages.map((m) => m.target));
-      for (const message of messages) this.metrics.messagesQueued.inc({ target: message.target });
-      for (const target of targets) this.dispatcher.notify(target);
+    return messages;
+  }
+
+  /** Commits every pending request in one transaction, then answers each. */
+  private flushWrites(): void {
+    const batch = this.pendingWrites;
+    this.pendingWrites = [];
+    if (batch.length === 0) return;
+    let written;
+    try {
+      written = this.store.enqueueMany(
+        batch.map(({ messages, idempotencyKey }) => ({ messages, options: idempotencyKey === undefined ? {} : { idempotencyKey } })),
+      );
+    } catch (err) {
+      logger.error("outbox write failed; requests answered with an error", { requests: batch.length, error: err });
+      for (const pending of batch) pending.reject(err);
+      return;
     }
-    return { requestId: written.requestId, messages: written.deliveryIds.length, duplicate: written.duplicate };
+    const targets = new Set<string>();
+    batch.forEach((pending, i) => {
+      const result = written[i]!;
+      if (!result.duplicate) {
+        for (const message of pending.messages) {
+          this.metrics.messagesQueued.inc({ target: message.target });
+          targets.add(message.target);
+        }
+      }
+      pending.resolve({ requestId: result.requestId, messages: result.deliveryIds.length, duplicate: result.duplicate });
+    });
+    for (const target of targets) this.dispatcher.notify(target);
   }
 
   /** Puts dead deliveries back in the queue; returns how many were requeued. */
@@ -147,6 +187,7 @@ export class Service {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.flushWrites(); // requests already routed are committed (and answered) before closing
     await this.dispatcher.stop();
     this.store.close();
   }

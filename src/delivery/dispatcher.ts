@@ -176,9 +176,10 @@ export class Dispatcher {
 
   /** The next thing(s) to send: the oldest row, or digests of the whole backlog. */
   private nextUnits(target: string, runtime: TargetRuntime, now: number): SendUnit[] {
-    const queued = this.store.dueCount(target, now);
-    if (queued === 0) return [];
     const interval = paceInterval(runtime.rateLimit);
+    // Enough to tell whether the backlog passed the coalescing threshold.
+    const queued = this.store.dueCount(target, now, Math.ceil(this.options.coalesceAfterMs / interval) + 1);
+    if (queued === 0) return [];
     if (!shouldCoalesce(queued, interval, this.options.coalesceAfterMs)) {
       const [row] = this.store.due(target, now, 1);
       return row ? [{ message: row.message, rowIds: [row.id], coalesced: false }] : [];

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   sent_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target, state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_fifo ON deliveries (target, state, created_at);
 CREATE INDEX IF NOT EXISTS deliveries_request ON deliveries (request_id);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, created_at);
 `;
@@ -54,6 +55,18 @@ export interface RequestStatus {
   state: "queued" | "sent" | "failed";
   createdAt: number;
   deliveries: StoredDelivery[];
+}
+
+export interface EnqueueOptions {
+  idempotencyKey?: string;
+  now?: number;
+}
+
+export interface Enqueued {
+  requestId: string;
+  deliveryIds: string[];
+  /** The idempotency key was seen before: nothing was written. */
+  duplicate: boolean;
 }
 
 function toDelivery(row: DeliveryRow): StoredDelivery {
@@ -92,12 +105,19 @@ export class OutboxStore {
       ),
       byId: db.prepare("SELECT * FROM deliveries WHERE id = ?"),
       byRequest: db.prepare("SELECT * FROM deliveries WHERE request_id = ? ORDER BY created_at, rowid"),
+      // Walks the target's queue in arrival order (no sort of the whole backlog), skipping
+      // rows waiting for a retry: cheap however long the queue grows.
       due: db.prepare(
-        `SELECT * FROM deliveries WHERE target = ? AND state = 'queued' AND next_attempt_at <= ?
-         ORDER BY created_at, rowid LIMIT ?`,
+        `SELECT * FROM deliveries INDEXED BY deliveries_fifo
+         WHERE target = ? AND state = 'queued' AND next_attempt_at <= ?
+         ORDER BY created_at LIMIT ?`,
       ),
+      // Counts at most `cap` rows: callers only ask whether the backlog passed a threshold.
       dueCount: db
-        .prepare("SELECT count(*) FROM deliveries WHERE target = ? AND state = 'queued' AND next_attempt_at <= ?")
+        .prepare(
+          `SELECT count(*) FROM (SELECT 1 FROM deliveries INDEXED BY deliveries_due
+           WHERE target = ? AND state = 'queued' AND next_attempt_at <= ? LIMIT ?)`,
+        )
         .pluck(),
       nextDueAt: db.prepare("SELECT min(next_attempt_at) FROM deliveries WHERE target = ? AND state = 'queued'").pluck(),
       queuedTargets: db.prepare("SELECT DISTINCT target FROM deliveries WHERE state = 'queued'").pluck(),
@@ -135,22 +155,32 @@ export class OutboxStore {
    * or none is. With an idempotency key seen before, writes nothing and returns the
    * earlier request's id with `duplicate: true`.
    */
-  enqueue(messages: readonly Message[], options: { idempotencyKey?: string; now?: number } = {}) {
+  enqueue(messages: readonly Message[], options: EnqueueOptions = {}): Enqueued {
+    return this.enqueueMany([{ messages, options }])[0]!;
+  }
+
+  /**
+   * Writes several requests in one transaction (group commit: one disk sync for all of
+   * them), each as `enqueue` would.
+   */
+  enqueueMany(requests: readonly { messages: readonly Message[]; options?: EnqueueOptions }[]): Enqueued[] {
+    return this.db.transaction(() => requests.map(({ messages, options }) => this.insertRequest(messages, options ?? {})))();
+  }
+
+  private insertRequest(messages: readonly Message[], options: EnqueueOptions): Enqueued {
     const now = options.now ?? Date.now();
-    return this.db.transaction(() => {
-      if (options.idempotencyKey !== undefined) {
-        const existing = this.statements.requestByKey.get(options.idempotencyKey) as string | undefined;
-        if (existing !== undefined) return { requestId: existing, deliveryIds: [] as string[], duplicate: true };
-      }
-      const requestId = randomUUID();
-      this.statements.insertRequest.run(requestId, options.idempotencyKey ?? null, now);
-      const deliveryIds = messages.map((message) => {
-        const id = randomUUID();
-        this.statements.insertDelivery.run(id, requestId, message.target, JSON.stringify(message), now, now);
-        return id;
-      });
-      return { requestId, deliveryIds, duplicate: false };
-    })();
+    if (options.idempotencyKey !== undefined) {
+      const existing = this.statements.requestByKey.get(options.idempotencyKey) as string | undefined;
+      if (existing !== undefined) return { requestId: existing, deliveryIds: [], duplicate: true };
+    }
+    const requestId = randomUUID();
+    this.statements.insertRequest.run(requestId, options.idempotencyKey ?? null, now);
+    const deliveryIds = messages.map((message) => {
+      const id = randomUUID();
+      this.statements.insertDelivery.run(id, requestId, message.target, JSON.stringify(message), now, now);
+      return id;
+    });
+    return { requestId, deliveryIds, duplicate: false };
   }
 
   get(id: string): StoredDelivery | undefined {
@@ -177,8 +207,9 @@ export class OutboxStore {
     return (this.statements.due.all(target, now, limit) as DeliveryRow[]).map(toDelivery);
   }
 
-  dueCount(target: string, now: number): number {
-    return this.statements.dueCount.get(target, now) as number;
+  /** Due rows for `target`, counted up to `cap`. */
+  dueCount(target: string, now: number, cap = Number.MAX_SAFE_INTEGER): number {
+    return this.statements.dueCount.get(target, now, cap) as number;
   }
 
   /** Earliest next attempt among the target's queued rows, or undefined if none. */

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
+import { alertmanagerPayload } from "../support/payloads.js";
+import { robotConfig, startRelay, type RunningRelay } from "../support/relay.js";
+
+describe("outbox writes", () => {
+  let wecom: FakeWeCom;
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    wecom = await startFakeWeCom({ robotRateLimit: { max: 1000, perMs: 1000 } });
+    relay = await startRelay(robotConfig(wecom.url, { rate: "{ max: 1000, per: 1s }" }));
+  });
+  afterAll(async () => {
+    await relay.close();
+    await wecom.close();
+  });
+
+  it("commits concurrent webhooks together and answers each only after its rows exist", async () => {
+    const writes = vi.spyOn(relay.service.store, "enqueueMany");
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: `Concurrent${i}` }]))),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(40).fill(200));
+    const ids = await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
+    for (const id of ids) expect(relay.service.store.requestStatus(id)?.deliveries).toHaveLength(1);
+    expect(writes.mock.calls.length).toBeLessThan(40);
+    writes.mockRestore();
+  });
+
+  it("answers 500 when the outbox cannot be written, loses nothing it acknowledged, and keeps serving", async () => {
+    const writes = vi.spyOn(relay.service.store, "enqueueMany").mockImplementationOnce(() => {
+      throw new Error("SQLITE_FULL: database or disk is full");
+    });
+    const failed = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "DiskFull" }]));
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toEqual({ error: "internal error" });
+    writes.mockRestore();
+    const ok = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "AfterDiskFull" }]));
+    expect(ok.status).toBe(200);
+    await expect.poll(() => wecom.robotMessages().some((m) => m.content.includes("AfterDiskFull"))).toBe(true);
+    expect(wecom.robotMessages().some((m) => /\bDiskFull\b/.test(m.content))).toBe(false);
+  });
+});
