@@ -40,7 +40,10 @@ export interface Message {
   receiver: string;
   msgtype: MessageType;
   content: string;
-  /** For text messages: user ids for WeCom's mentioned_list. */
+  /**
+   * User ids to mention ("@all" allowed). Text: sent as WeCom's mentioned_list. Markdown:
+   * already in the content as <@id> tokens; listed so that a digest can carry them.
+   */
   mention: string[];
   /** One line for digests (see Event.summary). */
   summary: string;

@@ -33,6 +33,15 @@ export function shouldCoalesce(queued: number, intervalMs: number, coalesceAfter
   return queued > 1 && queued * intervalMs > coalesceAfterMs;
 }
 
+/**
+ * Text when any row mentions someone: only text messages carry mentioned_list (and
+ * "@all"), and a storm of pages must still page. Otherwise the rows' most common type.
+ */
+function digestType(rows: readonly CoalesceRow[]): MessageType {
+  if (rows.some((row) => row.message.mention.length > 0)) return "text";
+  return mostCommon(rows.map((row) => row.message.msgtype)) as MessageType;
+}
+
 function mostCommon(values: readonly string[]): string {
   const counts = new Map<string, number>();
   let best = values[0] ?? "";
@@ -51,12 +60,13 @@ function mostCommon(values: readonly string[]): string {
 export function packDigests(
   rows: readonly CoalesceRow[],
   target: string,
-  limitBytes: number,
+  limitFor: (msgtype: MessageType) => number,
   render: DigestRenderer,
 ): SendUnit[] {
   if (rows.length === 0) return [];
   const receiver = mostCommon(rows.map((row) => row.message.receiver));
-  const msgtype = mostCommon(rows.map((row) => row.message.msgtype)) as MessageType;
+  const msgtype = digestType(rows);
+  const limitBytes = limitFor(msgtype);
   const context = { target, receiver, msgtype };
   const units: SendUnit[] = [];
   let batch: CoalesceRow[] = [];
@@ -114,13 +124,13 @@ function digestMessage(
   content: string,
   context: { target: string; receiver: string; msgtype: MessageType },
 ): Message {
-  const mention = [...new Set(batch.flatMap((row) => (row.message.msgtype === "text" ? row.message.mention : [])))];
+  const mention = [...new Set(batch.flatMap((row) => row.message.mention))];
   return {
     target: context.target,
     receiver: context.receiver,
     msgtype: context.msgtype,
     content,
-    mention: context.msgtype === "text" ? mention : [],
+    mention,
     summary: `digest of ${batch.length} notifications`,
     eventIds: [...new Set(batch.flatMap((row) => row.message.eventIds))],
   };

@@ -185,8 +185,7 @@ export class Dispatcher {
       return row ? [{ message: row.message, rowIds: [row.id], coalesced: false }] : [];
     }
     const rows = this.store.due(target, now, this.options.maxDigestRows ?? 5000);
-    const msgtype = rows[0]!.message.msgtype;
-    const units = packDigests(rows, target, runtime.byteLimit(msgtype), this.options.renderDigest);
+    const units = packDigests(rows, target, runtime.byteLimit, this.options.renderDigest);
     const merged = units.filter((unit) => unit.coalesced).reduce((sum, unit) => sum + unit.rowIds.length, 0);
     if (merged > 0) {
       this.metrics.coalesced.inc({ target }, merged);

@@ -48,8 +48,9 @@ export function renderMessages(
         receiver: match.receiver,
         msgtype: match.format,
         content: part,
-        // Text messages mention through mentioned_list; once is enough for a split message.
-        mention: match.format === "text" && index === 0 ? [...match.mention] : [],
+        // Text mentions go in mentioned_list, once (first part); markdown ones are already
+        // <@id> tokens in the last part, and are listed there too so digests can keep them.
+        mention: index === (match.format === "text" ? 0 : parts.length - 1) ? [...match.mention] : [],
         summary: event.summary,
         eventIds: [event.id],
       });

@@ -22,7 +22,7 @@ describe("coalescing", () => {
 
   it("packs every row into digests that each fit the byte limit, in order", () => {
     const input = rows(500);
-    const units = packDigests(input, "robot-a", 1024, render);
+    const units = packDigests(input, "robot-a", () => 1024, render);
     expect(units.length).toBeGreaterThan(1);
     expect(units.length).toBeLessThan(50);
     for (const unit of units) expect(Buffer.byteLength(unit.message.content)).toBeLessThanOrEqual(1024);
@@ -32,7 +32,7 @@ describe("coalescing", () => {
   });
 
   it("carries the event ids of every merged row on the digest", () => {
-    const [unit] = packDigests(rows(3), "robot-a", 4096, render);
+    const [unit] = packDigests(rows(3), "robot-a", () => 4096, render);
     expect(unit!.coalesced).toBe(true);
     expect(unit!.message.eventIds).toEqual(["event-0", "event-1", "event-2"]);
     expect(unit!.message.summary).toBe("digest of 3 notifications");
@@ -40,14 +40,14 @@ describe("coalescing", () => {
 
   it("sends a lone row as its original message, not as a digest of one", () => {
     const input = rows(1);
-    const [unit] = packDigests(input, "robot-a", 4096, render);
+    const [unit] = packDigests(input, "robot-a", () => 4096, render);
     expect(unit).toEqual({ message: input[0]!.message, rowIds: ["row-0"], coalesced: false });
   });
 
   it("sends a row whose summary cannot fit any digest as its own message", () => {
     const input = rows(3);
     input[1]!.message.summary = "x".repeat(5000);
-    const units = packDigests(input, "robot-a", 1024, render);
+    const units = packDigests(input, "robot-a", () => 1024, render);
     expect(units.map((u) => u.rowIds)).toEqual([["row-0"], ["row-1"], ["row-2"]]);
     expect(units[1]!.message).toBe(input[1]!.message);
   });
@@ -57,7 +57,7 @@ describe("coalescing", () => {
       ...rows(2, { msgtype: "text", mention: ["zhangsan"], receiver: "dev" }),
       ...rows(1, { msgtype: "text", mention: ["lisi"], receiver: "sre" }),
     ].map((row, i) => ({ ...row, id: `r${i}` }));
-    const [unit] = packDigests(input, "robot-a", 4096, render);
+    const [unit] = packDigests(input, "robot-a", () => 4096, render);
     expect(unit!.message.mention.sort()).toEqual(["lisi", "zhangsan"]);
     expect(unit!.message.receiver).toBe("dev");
     expect(unit!.message.msgtype).toBe("text");
@@ -68,9 +68,36 @@ describe("digest items", () => {
   it("lists a split message once, though every part's row is carried", () => {
     const parts = [0, 1, 2].map((i) => ({ id: `part-${i}`, createdAt: 5000, message: message({ summary: "[FIRING:40] Big" }) }));
     const other = { id: "other", createdAt: 6000, message: message({ summary: "[FIRING:1] Small" }) };
-    const [unit] = packDigests([...parts, other], "robot-a", 4096, render);
+    const [unit] = packDigests([...parts, other], "robot-a", () => 4096, render);
     expect(unit!.rowIds).toEqual(["part-0", "part-1", "part-2", "other"]);
     expect(unit!.message.content.match(/Big/g)).toHaveLength(1);
     expect(unit!.message.content).toContain("2 notifications");
+  });
+});
+
+describe("digest format", () => {
+  const limits = (msgtype: "text" | "markdown") => (msgtype === "text" ? 300 : 3000);
+
+  it("uses the byte limit of the digest's own type when a backlog mixes text and markdown", () => {
+    const input = [
+      ...rows(1, { msgtype: "markdown" }),
+      ...rows(40, { msgtype: "text" }).map((row, i) => ({ ...row, id: `t${i}` })),
+    ];
+    const units = packDigests(input, "robot-a", limits, render);
+    for (const unit of units) {
+      expect(Buffer.byteLength(unit.message.content)).toBeLessThanOrEqual(limits(unit.message.msgtype));
+    }
+    expect(units.every((unit) => unit.message.msgtype === "text")).toBe(true);
+  });
+
+  it("sends a digest as text carrying every mention, even @all from a markdown-heavy backlog", () => {
+    const input = [
+      ...rows(3, { msgtype: "markdown" }),
+      ...rows(1, { msgtype: "markdown", mention: ["zhangsan"] }).map((row) => ({ ...row, id: "m" })),
+      ...rows(1, { msgtype: "text", mention: ["@all"] }).map((row) => ({ ...row, id: "a" })),
+    ];
+    const [unit] = packDigests(input, "robot-a", limits, render);
+    expect(unit!.message.msgtype).toBe("text");
+    expect(unit!.message.mention.sort()).toEqual(["@all", "zhangsan"]);
   });
 });

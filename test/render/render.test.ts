@@ -107,14 +107,16 @@ describe("renderMessages", () => {
       expect(result.messages.map((m) => m.mention)).toEqual([["zhangsan"], ...result.messages.slice(1).map(() => [])]);
     });
 
-    it("appends markdown mentions as a last line of <@userid> and leaves out @all", () => {
+    it("appends markdown mentions as a last line of <@userid>, leaves out @all, and lists them for digests", () => {
       const result = renderMessages(
         event({ title: "T", body: "B" }),
         match({ mention: ["zhangsan", "@all", "lisi"] }),
         [robot],
         templates,
       );
-      expect(result.messages).toEqual([expect.objectContaining({ content: "**T**\nB\n<@zhangsan> <@lisi>", mention: [] })]);
+      expect(result.messages).toEqual([
+        expect.objectContaining({ content: "**T**\nB\n<@zhangsan> <@lisi>", mention: ["zhangsan", "@all", "lisi"] }),
+      ]);
     });
 
     it("adds no mention line when markdown mentions only @all", () => {
@@ -129,6 +131,7 @@ describe("renderMessages", () => {
       expect(contents.length).toBeGreaterThan(1);
       expect(contents.at(-1)?.endsWith("\n<@zhangsan>")).toBe(true);
       expect(contents.slice(0, -1).some((c) => c.includes("<@zhangsan>"))).toBe(false);
+      expect(result.messages.map((m) => m.mention)).toEqual([...Array(contents.length - 1).fill([]), ["zhangsan"]]);
     });
   });
 
