@@ -22,10 +22,17 @@ type Endpoint = Exclude<keyof Config["auth"], "github">;
 /** A signed Grafana request older (or newer) than this is refused as a possible replay. */
 const MAX_SIGNATURE_AGE_S = 300;
 
-/** The endpoint name a path belongs to, for the rejection metric. */
+const KNOWN_WEBHOOKS = new Set(["alertmanager", "grafana", "github"]);
+
+/**
+ * The endpoint a path belongs to, for the rejection metric: a fixed set, so no client can
+ * create label values (and series) by inventing paths.
+ */
 function endpointOf(path: string): string {
-  if (path.startsWith("/webhook/")) return path.slice("/webhook/".length).split("/")[0] || "webhook";
-  if (path.startsWith("/api/")) return "api";
+  const [, first, second] = path.split("/");
+  if (first === "webhook") return second && KNOWN_WEBHOOKS.has(second) ? second : "other";
+  if (first === "api") return "api";
+  if (first === "wecom") return "callback";
   return "other";
 }
 

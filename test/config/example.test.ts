@@ -6,7 +6,11 @@ import { loadRelay } from "../../src/service.js";
 
 describe("the shipped example routes.yml", () => {
   const file = join(packageRoot(), "routes.yml");
-  const env = { WECOM_ROBOT_WEBHOOK: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=example-key-0000" };
+  const env = {
+    WECOM_ROBOT_WEBHOOK: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=example-key-0000",
+    AM_TOKEN: "example-am-token-0001",
+    RELAY_API_TOKEN: "example-api-token-0002",
+  };
 
   it("loads, compiles its routes and templates, and sends critical alerts as text mentioning @all", () => {
     const built = loadRelay(file, env);
@@ -17,14 +21,15 @@ describe("the shipped example routes.yml", () => {
     expect(other).toMatchObject({ receiver: "sre", format: "markdown", template: "alertmanager" });
   });
 
-  it("names the missing robot webhook variable when it is not set", () => {
+  it("refuses to load without the robot webhook and the inbound tokens, naming each variable", () => {
     const result = loadConfigFile(file, {});
-    expect("errors" in result && result.errors.map((e) => e.message).join("\n")).toContain("WECOM_ROBOT_WEBHOOK");
+    const messages = "errors" in result ? result.errors.map((e) => e.message).join("\n") : "";
+    for (const variable of ["WECOM_ROBOT_WEBHOOK", "AM_TOKEN", "RELAY_API_TOKEN"]) expect(messages).toContain(variable);
   });
 
   it("treats the robot key as a secret", () => {
     const result = loadConfigFile(file, env);
     if ("errors" in result) throw new Error("load failed");
-    expect(result.loaded.secrets).toContain("example-key-0000");
+    expect(result.loaded.secrets).toEqual(expect.arrayContaining(["example-key-0000", "example-am-token-0001", "example-api-token-0002"]));
   });
 });

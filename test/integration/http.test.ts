@@ -93,6 +93,13 @@ describe("HTTP endpoints", () => {
     expect((await errorOf(res)).error).toBe("no route for GET /nope");
   });
 
+  it("counts requests to invented paths under one label value, so clients cannot create series", async () => {
+    for (let i = 0; i < 20; i++) await relay.post(`/webhook/invented-${i}`, "{}");
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).not.toContain("invented");
+    expect(await relay.metric("wecom_relay_requests_rejected_total", { source: "other", reason: "not_found" })).toBeGreaterThanOrEqual(20);
+  });
+
   it("keeps serving after every rejection", async () => {
     const res = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "StillHere" }]), auth);
     expect(res.status).toBe(200);
