@@ -1,10 +1,11 @@
 // Wires the stages for one loaded config: routes, templates, channels. A Relay is
 // immutable; a reload builds a new one and swaps it in. This is the only file that
 // knows every stage.
+import { createHash } from "node:crypto";
 import { isAbsolute, resolve, dirname } from "node:path";
 import type { Channel } from "./channels/channel.js";
 import { createAppChannel } from "./channels/wecom/app.js";
-import { createRobotChannel } from "./channels/wecom/robot.js";
+import { createRobotChannel, robotKey } from "./channels/wecom/robot.js";
 import type { TokenCache } from "./channels/wecom/token.js";
 import type { ConfigError } from "./config/errors.js";
 import type { LoadedConfig } from "./config/load.js";
@@ -89,6 +90,7 @@ export class Relay {
         errors.push(at(["targets", name], (err as Error).message));
       }
     }
+    shareStrictestPace(targets);
 
     if (errors.length > 0 || "errors" in compiled || "errors" in loadedTemplates) return { errors };
     return { relay: new Relay(loaded, compiled.tree, loadedTemplates.templates, targets) };
@@ -156,8 +158,25 @@ function buildTarget(name: string, target: Config["targets"][string], config: Co
     kind,
     channel,
     rateLimit: target.rate_limit ?? (kind === "robot" ? ROBOT_DEFAULT_RATE : APP_DEFAULT_RATE),
+    // WeCom limits a robot per webhook key, however many targets name it.
+    paceKey:
+      target.type === "robot"
+        ? `robot:${createHash("sha256").update(`${config.wecom.api_base}\0${robotKey(target.webhook)}`).digest("hex")}`
+        : `app:${name}`,
     byteLimit: (msgtype) => byteLimit(kind, msgtype),
   };
+}
+
+/** Targets sharing a pace key all use the strictest rate among them (fewest sends per ms). */
+function shareStrictestPace(targets: Map<string, TargetRuntime>): void {
+  const strictest = new Map<string, RateLimit>();
+  for (const runtime of targets.values()) {
+    const known = strictest.get(runtime.paceKey);
+    if (!known || runtime.rateLimit.max / runtime.rateLimit.per < known.max / known.per) {
+      strictest.set(runtime.paceKey, runtime.rateLimit);
+    }
+  }
+  for (const runtime of targets.values()) runtime.rateLimit = strictest.get(runtime.paceKey)!;
 }
 
 /** Every template a route can render with, in the format it is used in (both are inherited). */

@@ -16,6 +16,11 @@ import { decideRetry, type RetryPolicy } from "./retry.js";
 export interface TargetRuntime {
   channel: Channel;
   rateLimit: RateLimit;
+  /**
+   * Targets with the same key share one pace: two targets on one robot webhook must not
+   * each send 20 a minute. Opaque (a hash), never logged.
+   */
+  paceKey: string;
   /** Content byte limit for digests sent to this target. */
   byteLimit(msgtype: "text" | "markdown"): number;
 }
@@ -91,7 +96,8 @@ export class Dispatcher {
     this.receiverThrottles = receiverThrottles;
     // A worker waiting in a limiter whose limit changed (or whose target left) must not
     // wait out the old pace: dropping the wait sends it back to re-read its rows.
-    retireLimiters(this.targetLimiters, (name) => targets.get(name)?.rateLimit);
+    const paces = new Map([...targets.values()].map((runtime) => [runtime.paceKey, runtime.rateLimit]));
+    retireLimiters(this.targetLimiters, (paceKey) => paces.get(paceKey));
     retireLimiters(this.receiverLimiters, (name) => receiverThrottles.get(name));
     this.options = options;
     this.sends.concurrency = options.concurrency;
@@ -244,7 +250,7 @@ export class Dispatcher {
 
   /** Runs `send` once both the receiver's throttle and the target's pace allow. */
   private async paced<T>(target: string, runtime: TargetRuntime, receiver: string, send: () => Promise<T>): Promise<T | undefined> {
-    const targetLimiter = this.limiter(this.targetLimiters, target, runtime.rateLimit);
+    const targetLimiter = this.limiter(this.targetLimiters, runtime.paceKey, runtime.rateLimit);
     const throttle = this.receiverThrottles.get(receiver);
     const receiverLimiter = throttle && this.limiter(this.receiverLimiters, receiver, throttle);
     const queuedAt = Date.now();

@@ -20,12 +20,34 @@ export function decodeUtf8(raw: Buffer): string {
   }
 }
 
+/** Deeper than any real webhook; deeper bodies would only exhaust the stack downstream. */
+export const MAX_JSON_DEPTH = 64;
+
 export function parseJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, "malformed JSON body", { reason: (err as Error).message }, "bad_json");
   }
+  if (jsonDepth(value) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, undefined, "bad_json");
+  }
+  return value;
+}
+
+/** Nesting depth of a parsed JSON value, measured without recursion. */
+function jsonDepth(root: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== "object") continue;
+    if (depth + 1 > deepest) deepest = depth + 1;
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** express.raw bounded by maxBytes (413 past it), for any content type. */

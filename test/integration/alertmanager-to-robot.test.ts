@@ -88,6 +88,15 @@ describe("Alertmanager webhook to WeCom robot", () => {
     expect(await relay.metric("wecom_relay_messages_sent_total", { result: "retry" })).toBe(2);
   });
 
+  it("paces two targets that name the same robot as one robot: no 45009 from our own pace", async () => {
+    relay = await startRelay(robotConfig(wecom.url, { keys: ["shared", "shared"], rate: "{ max: 20, per: 1s }" }));
+    for (let i = 0; i < 15; i++) await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: `Shared${i}` }]));
+    const messages = await wecom.waitForRobotMessages(30, { key: "shared", timeoutMs: 10_000 });
+    const times = messages.map((m) => m.receivedAt).sort((a, b) => a - b);
+    for (let i = 20; i < times.length; i++) expect(times[i]! - times[i - 20]!).toBeGreaterThanOrEqual(1000);
+    expect(wecom.requests("robot").filter((r) => typeof r.reply === "object" && r.reply.errcode === 45009)).toHaveLength(0);
+  });
+
   it("fans one alert out to every target of the receiver", async () => {
     relay = await startRelay(robotConfig(wecom.url, { keys: ["k1", "k2"] }));
     await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Both" }]));

@@ -6,6 +6,7 @@ import { startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
 import { mutated } from "../support/mutate.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 import { robotConfig, startRelay, type RunningRelay } from "../support/relay.js";
+import { until } from "../support/wait.js";
 
 const ENDPOINTS = ["/webhook/alertmanager", "/webhook/grafana", "/webhook/github", "/api/v1/messages", "/wecom/callback/robot-1"];
 
@@ -70,11 +71,33 @@ describe("hostile HTTP input", () => {
     );
   });
 
+  it.each(ENDPOINTS)("answers 400, not a stack overflow, for deeply nested JSON on %s", async (path) => {
+    const nested = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const res = await send(path, nested, "application/json");
+    if (path.startsWith("/wecom")) return expect(res.status).toBe(404); // no callback configured
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe("JSON nested deeper than 64 levels");
+  });
+
+  it("answers GitHub deliveries of random events and shapes with 2xx or a JSON 4xx", async () => {
+    const events = ["push", "pull_request", "issues", "issue_comment", "release", "workflow_run", "check_run", "deployment_status", "secret_scanning_alert", "star", "ping"];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...events), fc.oneof(fc.jsonValue(), mutated({ action: "opened", repository: { full_name: "o/r" }, sender: { login: "u" } })), async (event, body) => {
+        const res = await fetch(`${relay.url}/webhook/github`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-github-event": event },
+          body: JSON.stringify(body) ?? "null",
+        });
+        await expectHandled(res);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it("still delivers after the barrage", async () => {
     wecom.reset();
     const res = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "AfterBarrage" }]));
     expect(res.status).toBe(200);
-    await wecom.waitForRobotMessages(1, { timeoutMs: 10_000 });
-    expect(wecom.robotMessages().some((m) => m.content.includes("AfterBarrage"))).toBe(true);
+    await until(() => wecom.robotMessages().some((m) => m.content.includes("AfterBarrage")), () => "the alert sent after the barrage", 15_000);
   });
 });
