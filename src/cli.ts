@@ -147,13 +147,21 @@ function render(args: string[]): number {
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, { ...configOption, listen: { type: "string" }, "data-dir": { type: "string" } });
   const file = configFile(values.config);
+  const override = values.listen ?? process.env.WECOM_RELAY_LISTEN;
+  let listenOverride: ReturnType<typeof parseListen> | undefined;
+  try {
+    listenOverride = override === undefined ? undefined : parseListen(override);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const started = Service.start({
     configFile: file,
     dataDir: values["data-dir"] ?? process.env.WECOM_RELAY_DATA_DIR ?? "data",
   });
   if ("errors" in started) return printErrors(started.errors);
   const { service } = started;
-  const listen = parseListen(values.listen ?? process.env.WECOM_RELAY_LISTEN ?? service.relay.config.server.listen);
+  // server.listen was validated with the config; only the override can be wrong here.
+  const listen = listenOverride ?? parseListen(service.relay.config.server.listen);
   const app = createApp(service);
   const server: Server = listen.host === undefined ? app.listen(listen.port) : app.listen(listen.port, listen.host);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));

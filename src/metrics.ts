@@ -25,7 +25,6 @@ export function createMetrics() {
       ["source", "reason"],
     ),
     eventsRouted: counter("events_routed_total", "Route matches, by receiver.", ["receiver"]),
-    unrouted: counter("events_unmatched_total", "Events whose route has no usable receiver.", ["source"]),
     renderFallbacks: counter(
       "render_fallbacks_total",
       "Messages rendered with the plain fallback because the template failed at send time.",

@@ -72,7 +72,12 @@ export class Relay {
     const loadedTemplates = loadTemplates({ dirs: [shippedTemplatesDir(), templateDir], timezone: config.templates.timezone });
     if ("errors" in loadedTemplates) {
       errors.push(
-        ...loadedTemplates.errors.map((e) => ({ file: e.file, path: [], message: scrubSecrets(e.message, loaded.secrets), ...(e.line !== undefined && { line: e.line }) })),
+        ...loadedTemplates.errors.map((e) =>
+          // A bad time zone is a config value, not a template file: point at its line.
+          e.file === "templates.timezone"
+            ? at(["templates", "timezone"], e.message)
+            : { file: e.file, path: [], message: scrubSecrets(e.message, loaded.secrets), ...(e.line !== undefined && { line: e.line }) },
+        ),
       );
     } else {
       for (const use of templateUses(config.route)) {

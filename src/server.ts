@@ -136,7 +136,7 @@ export function createApp(service: Service): express.Express {
     res.status(202).json({ id: accepted.requestId, ...(accepted.duplicate && { duplicate: true }) });
   });
 
-  app.get("/api/v1/messages/:id", auth("api"), (req, res) => {
+  app.get("/api/v1/messages/:id", notReady, auth("api"), (req, res) => {
     const status = service.store.requestStatus(String(req.params.id));
     if (!status) throw new HttpError(404, "unknown message id", undefined, "unknown_message");
     const errors = status.deliveries.flatMap((d) => (d.lastError ? [d.lastError] : []));
@@ -156,7 +156,7 @@ export function createApp(service: Service): express.Express {
     });
   });
 
-  app.get("/api/v1/dead-letters", auth("api"), (req, res) => {
+  app.get("/api/v1/dead-letters", notReady, auth("api"), (req, res) => {
     const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
     res.json({
       dead_letters: service.store.listDead(limit).map((d) => ({

@@ -161,6 +161,7 @@ export class Service {
 
   /** Reloads the config file; on any error the current config keeps serving. */
   reload(): { ok: true } | { ok: false; errors: string[] } {
+    if (this.stopped) return { ok: false, errors: ["shutting down: reload ignored"] };
     const built = loadRelay(this.options.configFile, this.options.env, this.deps);
     if ("errors" in built) {
       const errors = built.errors.map(formatConfigError);

@@ -1,7 +1,17 @@
 // The shape of routes.yml. Durations and sizes are converted to numbers here, so the
 // rest of the program only sees milliseconds and bytes.
 import { z } from "zod";
+import { parseListen } from "../listen.js";
 import { parseBytes, parseDuration } from "./units.js";
+
+function isListenAddress(text: string): boolean {
+  try {
+    parseListen(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const duration = z.string().transform((text, ctx) => {
   try {
@@ -79,7 +89,12 @@ const appTarget = z.strictObject({
   to_party: recipients.optional(),
   to_tag: recipients.optional(),
   rate_limit: rateLimit.optional(),
-  callback: z.strictObject({ token: secret, aes_key: z.string().length(43) }).optional(),
+  callback: z
+    .strictObject({
+      token: secret,
+      aes_key: z.string().regex(/^[A-Za-z0-9+/]{43}$/, "must be the 43-character EncodingAESKey (letters, digits, + and /)"),
+    })
+    .optional(),
 });
 
 export const formatSchema = z.enum(["text", "markdown"]);
@@ -109,7 +124,10 @@ const routeNode: z.ZodType<RouteNodeConfig> = z.lazy(() =>
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
-      listen: z.string().default(":8080"),
+      listen: z
+        .string()
+        .refine((text) => isListenAddress(text), "must be HOST:PORT or :PORT, e.g. :8080 or 127.0.0.1:8080")
+        .default(":8080"),
       max_body: byteSize.default(1024 * 1024),
       rate_limit: z.strictObject({ per_ip: z.number().int().positive(), per: positiveDuration }).optional(),
     })

@@ -75,6 +75,10 @@ export class Dispatcher {
   private receiverThrottles = new Map<string, RateLimit>();
   private readonly receiverLimiters: LimiterPool = new Map();
   private readonly workers = new Map<string, Worker>();
+  private readonly workerFailures = new Map<string, number>();
+  /** When each pace key last sent, so a new limiter (restart, reload) cannot burst. */
+  private readonly lastSendAt = new Map<string, number>();
+  private seeded = false;
   private readonly sends: PQueue;
   private stopping = false;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -94,6 +98,15 @@ export class Dispatcher {
   configure(targets: Map<string, TargetRuntime>, receiverThrottles: Map<string, RateLimit>, options: DispatcherOptions): void {
     this.targets = targets;
     this.receiverThrottles = receiverThrottles;
+    if (!this.seeded) {
+      // The previous process's last sends still count in WeCom's window.
+      this.seeded = true;
+      const lastSent = this.store.lastSentByTarget();
+      for (const [name, runtime] of targets) {
+        const at = lastSent.get(name);
+        if (at !== undefined && at > (this.lastSendAt.get(runtime.paceKey) ?? 0)) this.lastSendAt.set(runtime.paceKey, at);
+      }
+    }
     // A worker waiting in a limiter whose limit changed (or whose target left) must not
     // wait out the old pace: dropping the wait sends it back to re-read its rows.
     const paces = new Map([...targets.values()].map((runtime) => [runtime.paceKey, runtime.rateLimit]));
@@ -150,8 +163,17 @@ export class Dispatcher {
       });
     this.workers.set(target, worker);
     worker.running = this.runWorker(target, worker, sleep)
+      .then(() => {
+        this.workerFailures.delete(target);
+      })
       .catch((err: unknown) => {
-        logger.error("delivery worker failed", { target, error: err });
+        // A bug or a storage error: the rows stay queued; try again after a backoff so a
+        // target with only retries pending is not stranded until new traffic arrives.
+        const failures = (this.workerFailures.get(target) ?? 0) + 1;
+        this.workerFailures.set(target, failures);
+        const delay = Math.min(60_000, 1000 * 2 ** (failures - 1));
+        logger.error("delivery worker failed; restarting", { target, error: err, restartInMs: delay });
+        setTimeout(() => this.notify(target), delay).unref();
       })
       .finally(() => this.workers.delete(target));
   }
@@ -161,8 +183,9 @@ export class Dispatcher {
       const runtime = this.targets.get(target);
       if (!runtime) return; // target left the config: its rows stay queued
       const now = Date.now();
-      if (worker.pausedUntil > now) {
-        await sleep(worker.pausedUntil - now);
+      const resumeAt = Math.max(worker.pausedUntil, (this.lastSendAt.get(runtime.paceKey) ?? 0) + paceInterval(runtime.rateLimit));
+      if (resumeAt > now) {
+        await sleep(resumeAt - now);
         continue;
       }
       const units = this.nextUnits(target, runtime, now);
@@ -173,7 +196,8 @@ export class Dispatcher {
         continue;
       }
       for (const unit of units) {
-        if (this.stopping) return;
+        // A reload may have removed or changed the target: re-plan with the new config.
+        if (this.stopping || this.targets.get(target) !== runtime) break;
         await this.deliver(target, runtime, unit, worker);
         if (worker.pausedUntil > Date.now()) break;
       }
@@ -256,8 +280,10 @@ export class Dispatcher {
     const queuedAt = Date.now();
     const run = () =>
       targetLimiter.schedule(() => {
+        if (this.stopping) return Promise.resolve(undefined);
         if (Date.now() - queuedAt > 5) this.metrics.throttled.inc({ limiter: target });
-        return this.stopping ? Promise.resolve(undefined) : send();
+        this.lastSendAt.set(runtime.paceKey, Date.now());
+        return send();
       });
     try {
       return await (receiverLimiter ? receiverLimiter.schedule(run) : run());

@@ -120,6 +120,7 @@ export class OutboxStore {
         )
         .pluck(),
       nextDueAt: db.prepare("SELECT min(next_attempt_at) FROM deliveries WHERE target = ? AND state = 'queued'").pluck(),
+      lastSent: db.prepare("SELECT target, max(sent_at) AS at FROM deliveries WHERE state = 'sent' GROUP BY target"),
       queuedTargets: db.prepare("SELECT DISTINCT target FROM deliveries WHERE state = 'queued'").pluck(),
       depth: db.prepare("SELECT target, count(*) AS n FROM deliveries WHERE state = 'queued' GROUP BY target"),
       markSent: db.prepare(
@@ -215,6 +216,12 @@ export class OutboxStore {
   /** Earliest next attempt among the target's queued rows, or undefined if none. */
   nextDueAt(target: string): number | undefined {
     return (this.statements.nextDueAt.get(target) as number | null) ?? undefined;
+  }
+
+  /** When each target last had a delivery accepted (kept rows only: 7 days). */
+  lastSentByTarget(): Map<string, number> {
+    const rows = this.statements.lastSent.all() as { target: string; at: number }[];
+    return new Map(rows.map((row) => [row.target, row.at]));
   }
 
   queuedTargets(): string[] {

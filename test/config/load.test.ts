@@ -139,8 +139,8 @@ describe("parseConfig: environment variables", () => {
   });
 
   it("never lets an expanded value add YAML structure", () => {
-    const loaded = load(["server:", "  listen: ${LISTEN}", ...MINIMAL], { ...ENV, LISTEN: "x\nwecom: { api_base: http://evil }" });
-    expect(loaded.config.server.listen).toBe("x\nwecom: { api_base: http://evil }");
+    const loaded = load(["templates:", "  dir: ${DIR}", ...MINIMAL], { ...ENV, DIR: "x\nwecom: { api_base: http://evil }" });
+    expect(loaded.config.templates.dir).toBe("x\nwecom: { api_base: http://evil }");
     expect(loaded.config.wecom.api_base).toBe("https://qyapi.weixin.qq.com");
   });
 

@@ -97,6 +97,19 @@ describe("Alertmanager webhook to WeCom robot", () => {
     expect(wecom.requests("robot").filter((r) => typeof r.reply === "object" && r.reply.errcode === 45009)).toHaveLength(0);
   });
 
+  it("applies a receiver's throttle on top of its targets' pace", async () => {
+    const config = robotConfig(wecom.url, { rate: "{ max: 100, per: 1s }" }).replace(
+      "    targets: [robot-1]",
+      "    targets: [robot-1]\n    throttle: { max: 2, per: 1s }",
+    );
+    expect(config).toContain("throttle");
+    relay = await startRelay(config);
+    for (let i = 0; i < 5; i++) await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: `Throttled${i}` }]));
+    const messages = await wecom.waitForRobotMessages(5, { timeoutMs: 10_000 });
+    const times = messages.map((m) => m.receivedAt);
+    for (let i = 2; i < times.length; i++) expect(times[i]! - times[i - 2]!).toBeGreaterThanOrEqual(1000);
+  });
+
   it("fans one alert out to every target of the receiver", async () => {
     relay = await startRelay(robotConfig(wecom.url, { keys: ["k1", "k2"] }));
     await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Both" }]));

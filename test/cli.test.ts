@@ -1,0 +1,179 @@
+// The CLI as operators run it: the built dist/src/cli.js in a child process.
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../src/paths.js";
+import { cliPath } from "./support/child-relay.js";
+import { pullRequestPayload } from "./support/github-payloads.js";
+import { alertmanagerPayload } from "./support/payloads.js";
+import { tempDir } from "./support/tmp.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+const ENV = {
+  WECOM_ROBOT_WEBHOOK: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=cli-test-robot-key",
+  AM_TOKEN: "cli-test-am-token",
+  RELAY_API_TOKEN: "cli-test-api-token",
+};
+
+function run(args: string[], env: Record<string, string> = ENV) {
+  const result = spawnSync(process.execPath, [cliPath(), ...args], {
+    cwd: packageRoot(),
+    env: { PATH: process.env.PATH, WECOM_RELAY_LOG_LEVEL: "error", ...env },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function file(name: string, content: string): string {
+  const path = join(tmp.dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe("wecom-relay check", () => {
+  it("accepts the shipped routes.yml and exits 0", () => {
+    const { code, stdout } = run(["check"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^routes\.yml: ok \(1 targets, 1 receivers, \d+ templates\)/);
+  });
+
+  it("prints every error as file:line: path: message and exits 1", () => {
+    const broken = file(
+      "broken.yml",
+      [
+        "server: { listen: '8080', max_body: 1 lightyear }", // 1
+        "targets:", // 2
+        "  robot: { type: robot, webhook: ${MISSING_WEBHOOK} }", // 3
+        "receivers:", // 4
+        "  - { name: sre, targets: [robot] }", // 5
+        "route:", // 6
+        "  receiver: sre", // 7
+        "  speed: fast", // 8
+      ].join("\n"),
+    );
+    const { code, stderr } = run(["check", "--config", broken], {});
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${broken}:1: server.listen: must be HOST:PORT or :PORT`);
+    expect(stderr).toContain(`${broken}:1: server.max_body: invalid size "1 lightyear"`);
+    expect(stderr).toContain(`${broken}:3: targets.robot.webhook: environment variable MISSING_WEBHOOK is not set`);
+    expect(stderr).toMatch(new RegExp(`${broken}:8: route.speed: unknown key "speed"`));
+    expect(stderr).toMatch(/4 errors\n$/);
+  });
+
+  it("reports matcher, receiver, template and time zone errors with their lines", () => {
+    const config = file(
+      "routes-bad.yml",
+      [
+        "templates: { timezone: Mars/Olympus }", // 1
+        "targets: { robot: { type: robot, webhook: abcdefgh } }", // 2
+        "receivers: [{ name: sre, targets: [robot] }]", // 3
+        "route:", // 4
+        "  receiver: sre", // 5
+        "  routes:", // 6
+        "    - matchers: ['severity=~\"(\"']", // 7
+        "    - receiver: nobody", // 8
+        "      template: nonexistent", // 9
+      ].join("\n"),
+    );
+    const { code, stderr } = run(["check", "--config", config], {});
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${config}:7: route.routes[0].matchers[0]:`);
+    expect(stderr).toContain(`${config}:8: route.routes[1].receiver: unknown receiver "nobody"`);
+    expect(stderr).toContain(`${config}:1: templates.timezone: unknown time zone "Mars/Olympus"`);
+  });
+
+  it("names a missing config file and exits 1", () => {
+    const { code, stderr } = run(["check", "--config", join(tmp.dir, "nope.yml")]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("nope.yml");
+  });
+
+  it("never prints a secret in its errors", () => {
+    const config = file("secret.yml", "targets: { robot: { type: robot, webhook: ${HOOK} } }\nreceivers: []\nroute: { receiver: '${HOOK}' }\n");
+    const { stderr } = run(["check", "--config", config], { HOOK: "super-secret-robot-key-123" });
+    expect(stderr.length).toBeGreaterThan(0);
+    expect(stderr).not.toContain("super-secret-robot-key-123");
+  });
+});
+
+describe("wecom-relay routes test", () => {
+  it("prints the receivers an event reaches, with targets, template and format", () => {
+    const { code, stdout } = run(["routes", "test", "source=alertmanager", "severity=critical"]);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe("sre\ttargets=sre-robot\ttemplate=alertmanager\tformat=text\troute=route.routes[0]");
+  });
+
+  it("exits 0 when --expect matches and 1 when it does not", () => {
+    expect(run(["routes", "test", "--expect", "sre", "source=grafana"]).code).toBe(0);
+    const miss = run(["routes", "test", "--expect", "dev", "source=grafana"]);
+    expect(miss.code).toBe(1);
+    expect(miss.stderr).toContain("expected receivers dev, got sre");
+  });
+
+  it("treats a label without = as a usage error", () => {
+    expect(run(["routes", "test", "severity"]).code).toBe(2);
+  });
+});
+
+describe("wecom-relay render", () => {
+  it("prints each message that would be sent, with its part and size, without sending", () => {
+    const payload = file("alert.json", JSON.stringify(alertmanagerPayload([{ name: "RenderMe", severity: "warning" }])));
+    const { code, stdout } = run(["render", "--source", "alertmanager", "--payload", payload]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^--- receiver=sre target=sre-robot msgtype=markdown part=1\/1 bytes=\d+\n/);
+    expect(stdout).toContain("RenderMe");
+  });
+
+  it("splits a long message into numbered parts within the byte limit", () => {
+    const alerts = Array.from({ length: 60 }, (_, i) => ({ name: `Long${i}`, summary: "很长的摘要".repeat(30) }));
+    const payload = file("storm.json", JSON.stringify(alertmanagerPayload(alerts)));
+    const { code, stdout } = run(["render", "--source", "alertmanager", "--format", "text", "--payload", payload]);
+    expect(code).toBe(0);
+    const headers = [...stdout.matchAll(/^--- .* part=(\d+)\/(\d+) bytes=(\d+)/gm)];
+    expect(headers.length).toBeGreaterThan(1);
+    for (const [, , total, bytes] of headers) {
+      expect(Number(total)).toBe(headers.length);
+      expect(Number(bytes)).toBeLessThanOrEqual(2048);
+    }
+  });
+
+  it("renders a GitHub event named with --event, and requires --event for GitHub", () => {
+    const payload = file("pr.json", JSON.stringify(pullRequestPayload("opened")));
+    const ok = run(["render", "--source", "github", "--event", "pull_request", "--payload", payload]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("octo-org/payments");
+    expect(run(["render", "--source", "github", "--payload", payload]).code).toBe(2);
+  });
+
+  it("exits 1 for a payload the source rejects, naming the field", () => {
+    const payload = file("bad.json", JSON.stringify({ version: "4", status: "firing" }));
+    const { code, stderr } = run(["render", "--source", "alertmanager", "--payload", payload]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/receiver: /);
+  });
+});
+
+describe("usage errors", () => {
+  it.each([
+    [["bogus"], 'unknown command "bogus"'],
+    [["check", "--nope"], "--nope"],
+    [["render", "--source", "alertmanager"], "render needs --source and --payload"],
+    [["render", "--source", "nagios", "--payload", "x.json"], 'unknown source "nagios"'],
+    [["serve", "--listen", "nowhere"], 'invalid listen address "nowhere"'],
+  ])("exits 2 for %j", (args, message) => {
+    const { code, stderr } = run(args);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(stderr).toContain("Usage:");
+  });
+
+  it("prints usage with --help and exits 0", () => {
+    const { code, stdout } = run(["--help"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("wecom-relay routes test");
+  });
+});
