@@ -57,35 +57,16 @@ export class Relay {
   static build(loaded: LoadedConfig, deps: RelayDeps): { relay: Relay } | { errors: ConfigError[] } {
     const { config, file } = loaded;
     const errors: ConfigError[] = [];
-    // Route and template errors may quote config text, and a secret can sit anywhere in it.
-    const at = (path: (string | number)[], message: string): ConfigError => {
-      const line = loaded.lineOf(path);
-      return { file, path, message: scrubSecrets(message, loaded.secrets), ...(line !== undefined && { line }) };
-    };
+    const at = errorAt(file, loaded);
 
-    const compiled = compileRouteTree(config.route, new Set(config.receivers.map((r) => r.name)));
-    if ("errors" in compiled) {
-      errors.push(...compiled.errors.map((e) => at(e.path, e.message)));
-    }
-
-    const templateDir = isAbsolute(config.templates.dir) ? config.templates.dir : resolve(dirname(file), config.templates.dir);
-    const loadedTemplates = loadTemplates({ dirs: [shippedTemplatesDir(), templateDir], timezone: config.templates.timezone });
-    if ("errors" in loadedTemplates) {
-      errors.push(
-        ...loadedTemplates.errors.map((e) =>
-          // A bad time zone is a config value, not a template file: point at its line.
-          e.file === "templates.timezone"
-            ? at(["templates", "timezone"], e.message)
-            : { file: e.file, path: [], message: scrubSecrets(e.message, loaded.secrets), ...(e.line !== undefined && { line: e.line }) },
-        ),
-      );
-    } else {
-      for (const use of templateUses(config.route)) {
-        if (!loadedTemplates.templates.has(use.template, use.format)) {
-          errors.push(at([...use.path, "template"], `no template "${use.template}" for format ${use.format} (expected ${use.template}.${use.format === "markdown" ? "md" : "txt"}.hbs in ${templateDir} or the shipped templates)`));
-        }
-      }
-    }
+    const { compiled, loadedTemplates } = checkRoutesAndTemplates(
+      config.route,
+      config.receivers.map((r) => r.name),
+      config.templates,
+      file,
+      at,
+      errors,
+    );
 
     const targets = new Map<string, TargetRuntime & { kind: ChannelKind }>();
     for (const [name, target] of Object.entries(config.targets)) {
@@ -144,6 +125,85 @@ export class Relay {
       target: context.target,
       items: items.map((item) => ({ summary: item.summary, at: new Date(item.at).toISOString() })),
     });
+}
+
+/**
+ * Pins an error to its config line. Route and template errors may quote config text, and
+ * a secret can sit anywhere in it, so messages are scrubbed.
+ */
+function errorAt(file: string, source: { secrets: string[]; lineOf(path: (string | number)[]): number | undefined }) {
+  return (path: (string | number)[], message: string): ConfigError => {
+    const line = source.lineOf(path);
+    return { file, path, message: scrubSecrets(message, source.secrets), ...(line !== undefined && { line }) };
+  };
+}
+
+/**
+ * Compiles the routing tree and the templates, and checks that every template a route
+ * names exists in its format; errors are appended to `errors`.
+ */
+function checkRoutesAndTemplates(
+  route: RouteNodeConfig,
+  receivers: readonly string[],
+  templates: { dir: string; timezone: string },
+  file: string,
+  at: (path: (string | number)[], message: string) => ConfigError,
+  errors: ConfigError[],
+) {
+  const compiled = compileRouteTree(route, new Set(receivers));
+  if ("errors" in compiled) errors.push(...compiled.errors.map((e) => at(e.path, e.message)));
+
+  const templateDir = isAbsolute(templates.dir) ? templates.dir : resolve(dirname(file), templates.dir);
+  const loadedTemplates = loadTemplates({ dirs: [shippedTemplatesDir(), templateDir], timezone: templates.timezone });
+  if ("errors" in loadedTemplates) {
+    for (const e of loadedTemplates.errors) {
+      // A bad time zone is a config value, not a template file: point at its line.
+      if (e.file === "templates.timezone") errors.push(at(["templates", "timezone"], e.message));
+      else errors.push({ file: e.file, path: [], message: at([], e.message).message, ...(e.line !== undefined && { line: e.line }) });
+    }
+  } else {
+    for (const use of templateUses(route)) {
+      if (!loadedTemplates.templates.has(use.template, use.format)) {
+        const expected = `${use.template}.${use.format === "markdown" ? "md" : "txt"}.hbs`;
+        errors.push(at([...use.path, "template"], `no template "${use.template}" for format ${use.format} (expected ${expected} in ${templateDir} or the shipped templates)`));
+      }
+    }
+  }
+  return { compiled, loadedTemplates };
+}
+
+/**
+ * Route and template errors of a config that failed validation, as far as its raw data
+ * allows, so one `check` run shows them with the schema errors. Errors under a path the
+ * schema already reported are left out; a shape too broken to walk adds nothing.
+ */
+export function bestEffortErrors(
+  partial: { data: unknown; secrets: string[]; lineOf(path: (string | number)[]): number | undefined },
+  file: string,
+  reported: readonly ConfigError[],
+): ConfigError[] {
+  const raw = (partial.data ?? {}) as Record<string, unknown>;
+  const route = raw.route;
+  if (typeof route !== "object" || route === null) return [];
+  const receivers = Array.isArray(raw.receivers)
+    ? raw.receivers.flatMap((r: unknown) => (typeof (r as { name?: unknown })?.name === "string" ? [(r as { name: string }).name] : []))
+    : [];
+  const rawTemplates = (typeof raw.templates === "object" && raw.templates) || {};
+  const templates = {
+    dir: typeof (rawTemplates as { dir?: unknown }).dir === "string" ? (rawTemplates as { dir: string }).dir : "templates",
+    timezone: typeof (rawTemplates as { timezone?: unknown }).timezone === "string" ? (rawTemplates as { timezone: string }).timezone : "Asia/Shanghai",
+  };
+  const at = errorAt(file, partial);
+  const errors: ConfigError[] = [];
+  try {
+    checkRoutesAndTemplates(route as RouteNodeConfig, receivers, templates, file, at, errors);
+  } catch {
+    return []; // the raw route is not shaped like one: the schema errors say why
+  }
+  const covered = (path: (string | number)[]) =>
+    reported.some((r) => r.path.length > 0 && r.path.every((part, i) => path[i] === part));
+  const seen = new Set(reported.map((r) => `${r.file}:${r.line}:${r.message}`));
+  return errors.filter((e) => !covered(e.path) && !seen.has(`${e.file}:${e.line}:${e.message}`));
 }
 
 function buildTarget(name: string, target: Config["targets"][string], config: Config, deps: RelayDeps): TargetRuntime & { kind: ChannelKind } {

@@ -6,7 +6,7 @@ import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
 import { logger, redactor } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { OutboxStore } from "./outbox/store.js";
-import { Relay, type RelayDeps } from "./relay.js";
+import { bestEffortErrors, Relay, type RelayDeps } from "./relay.js";
 import { TokenCache } from "./channels/wecom/token.js";
 import type { Event, Match, Message } from "./types.js";
 
@@ -29,7 +29,10 @@ export function loadRelay(
   deps: RelayDeps = { tokens: new TokenCache() },
 ): { relay: Relay } | { errors: ConfigError[] } {
   const result = loadConfigFile(file, env);
-  if ("errors" in result) return result;
+  if ("errors" in result) {
+    const later = result.partial ? bestEffortErrors(result.partial, file, result.errors) : [];
+    return { errors: [...result.errors, ...later] };
+  }
   for (const warning of result.loaded.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
   return Relay.build(result.loaded, deps);
 }

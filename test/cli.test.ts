@@ -86,6 +86,27 @@ describe("wecom-relay check", () => {
     expect(stderr).toContain(`${config}:1: templates.timezone: unknown time zone "Mars/Olympus"`);
   });
 
+  it("reports route and template errors in the same run as schema errors", () => {
+    const config = file(
+      "mixed.yml",
+      [
+        "server: { listen: '8080' }", // 1: schema
+        "targets: { robot: { type: robot, webhook: abcdefgh } }",
+        "receivers: [{ name: sre, targets: [robot] }]",
+        "route:",
+        "  receiver: sre",
+        "  routes:",
+        "    - matchers: ['severity=~\"(\"']", // 7: matcher
+        "    - receiver: ghost", // 8: unknown receiver
+        "      template: nope", // 9: missing template
+      ].join("\n"),
+    );
+    const { code, stderr } = run(["check", "--config", config], {});
+    expect(code).toBe(1);
+    for (const line of [1, 7, 8, 9]) expect(stderr).toContain(`${config}:${line}: `);
+    expect(stderr).toMatch(/4 errors\n$/);
+  });
+
   it("names a missing config file and exits 1", () => {
     const { code, stderr } = run(["check", "--config", join(tmp.dir, "nope.yml")]);
     expect(code).toBe(1);

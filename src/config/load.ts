@@ -33,7 +33,13 @@ export interface LoadedConfig {
   lineOf(path: ConfigPath): number | undefined;
 }
 
-export type ConfigResult = { loaded: LoadedConfig } | { errors: ConfigError[] };
+/**
+ * On failure, `partial` holds what YAML could read (when it read the whole document), so
+ * later stages can still report their own errors in the same run: `check` lists them all.
+ */
+export type ConfigResult =
+  | { loaded: LoadedConfig }
+  | { errors: ConfigError[]; partial?: { data: unknown; secrets: string[]; lineOf(path: ConfigPath): number | undefined } };
 
 /** A problem before it is pinned to a line and scrubbed of secrets. */
 interface Problem {
@@ -72,10 +78,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
       source.unexpanded.has(pathKey(problem.linePath ?? problem.path));
     problems.push(...schemaProblems.filter((problem) => !isUnexpanded(problem)));
   }
-  if (!parsed.success || problems.length > 0) return { errors: report(problems) };
+  const partial = { data: source.data, secrets, lineOf: source.lineOf };
+  if (!parsed.success || problems.length > 0) return { errors: report(problems), partial };
 
   const references = checkReferences(parsed.data, source.lineOf);
-  if (references.errors.length > 0) return { errors: report(references.errors) };
+  if (references.errors.length > 0) return { errors: report(references.errors), partial };
   return {
     loaded: {
       config: parsed.data,
