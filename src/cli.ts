@@ -50,6 +50,7 @@ function check(args: string[]): number {
   const built = loadRelay(file);
   if ("errors" in built) return printErrors(built.errors);
   const { config } = built.relay;
+  for (const warning of built.relay.warnings) console.error(`warning: ${formatConfigError(warning)}`);
   console.log(
     `${file}: ok (${Object.keys(config.targets).length} targets, ${config.receivers.length} receivers, ${built.relay.templates.names().length} templates)`,
   );

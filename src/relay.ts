@@ -44,6 +44,8 @@ export class Relay {
     readonly routes: RouteTree,
     readonly templates: TemplateSet,
     readonly targets: Map<string, TargetRuntime & { kind: ChannelKind }>,
+    /** Config that loads but may not do what was meant; logged on (re)load, printed by check. */
+    readonly warnings: ConfigError[],
   ) {}
 
   get config(): Config {
@@ -79,7 +81,8 @@ export class Relay {
     shareStrictestPace(targets);
 
     if (errors.length > 0 || "errors" in compiled || "errors" in loadedTemplates) return { errors };
-    return { relay: new Relay(loaded, compiled.tree, loadedTemplates.templates, targets) };
+    const warnings = [...loaded.warnings, ...routeWarnings(config.route, at)];
+    return { relay: new Relay(loaded, compiled.tree, loadedTemplates.templates, targets, warnings) };
   }
 
   /** Routes and renders one event into the messages to queue. */
@@ -244,15 +247,41 @@ function shareStrictestPace(targets: Map<string, TargetRuntime>): void {
   for (const runtime of targets.values()) runtime.rateLimit = strictest.get(runtime.paceKey)!;
 }
 
-/** Every template a route can render with, in the format it is used in (both are inherited). */
-export function templateUses(root: RouteNodeConfig): { template: string; format: "text" | "markdown"; path: (string | number)[] }[] {
-  const uses: { template: string; format: "text" | "markdown"; path: (string | number)[] }[] = [];
-  const walk = (node: RouteNodeConfig, path: (string | number)[], inherited: { template?: string; format: "text" | "markdown" }) => {
-    const format = node.format ?? inherited.format;
+interface EffectiveRoute {
+  path: (string | number)[];
+  format: "text" | "markdown";
+  template?: string;
+  mention: string[];
+}
+
+/** Every route node with the settings it ends up with (format, template and mention are inherited). */
+function effectiveRoutes(root: RouteNodeConfig): EffectiveRoute[] {
+  const routes: EffectiveRoute[] = [];
+  const walk = (node: RouteNodeConfig, path: (string | number)[], inherited: Omit<EffectiveRoute, "path">) => {
     const template = node.template ?? inherited.template;
-    if (template !== undefined) uses.push({ template, format, path });
-    node.routes?.forEach((child, i) => walk(child, [...path, "routes", i], { format, ...(template !== undefined && { template }) }));
+    const own: EffectiveRoute = {
+      path,
+      format: node.format ?? inherited.format,
+      mention: node.mention ?? inherited.mention,
+      ...(template !== undefined && { template }),
+    };
+    routes.push(own);
+    node.routes?.forEach((child, i) => walk(child, [...path, "routes", i], own));
   };
-  walk(root, ["route"], { format: "markdown" });
-  return uses;
+  walk(root, ["route"], { format: "markdown", mention: [] });
+  return routes;
+}
+
+/** Every template a route can render with, in the format it is used in. */
+export function templateUses(root: RouteNodeConfig): { template: string; format: "text" | "markdown"; path: (string | number)[] }[] {
+  return effectiveRoutes(root).flatMap(({ template, format, path }) => (template === undefined ? [] : [{ template, format, path }]));
+}
+
+/** Settings that load but cannot do what they say. */
+function routeWarnings(root: RouteNodeConfig, at: (path: (string | number)[], message: string) => ConfigError): ConfigError[] {
+  return effectiveRoutes(root)
+    .filter((route) => route.format === "markdown" && route.mention.includes("@all"))
+    .map((route) =>
+      at([...route.path, "mention"], '"@all" cannot be mentioned in markdown (WeCom supports it in text messages only); use format: text on this route'),
+    );
 }

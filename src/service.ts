@@ -33,7 +33,6 @@ export function loadRelay(
     const later = result.partial ? bestEffortErrors(result.partial, file, result.errors) : [];
     return { errors: [...result.errors, ...later] };
   }
-  for (const warning of result.loaded.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
   return Relay.build(result.loaded, deps);
 }
 
@@ -198,6 +197,7 @@ export class Service {
 
   private install(relay: Relay): void {
     this.current = relay;
+    for (const warning of relay.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
     redactor.setSecrets(relay.loaded.secrets);
     this.dispatcher.configure(relay.targets, relay.receiverThrottles(), dispatcherOptions(relay));
     this.metrics.configLastReloadSuccess.set(1);

@@ -107,6 +107,16 @@ describe("wecom-relay check", () => {
     expect(stderr).toMatch(/4 errors\n$/);
   });
 
+  it("warns, without failing, about a markdown route that mentions @all", () => {
+    const config = file(
+      "warn.yml",
+      ["targets: { robot: { type: robot, webhook: abcdefgh } }", "receivers: [{ name: sre, targets: [robot] }]", "route:", "  receiver: sre", "  mention: ['@all']"].join("\n"),
+    );
+    const { code, stderr } = run(["check", "--config", config], {});
+    expect(code).toBe(0);
+    expect(stderr).toContain(`warning: ${config}:5: route.mention: "@all" cannot be mentioned in markdown`);
+  });
+
   it("names a missing config file and exits 1", () => {
     const { code, stderr } = run(["check", "--config", join(tmp.dir, "nope.yml")]);
     expect(code).toBe(1);

@@ -3,7 +3,7 @@
 import type { Event, Format, Match, Message } from "../types.js";
 import { byteLimit, type ChannelKind } from "./limits.js";
 import { splitByBytes } from "./split.js";
-import type { TemplateSet } from "./templates.js";
+import { TemplateRenderError, type TemplateSet } from "./templates.js";
 
 export interface RenderTarget {
   name: string;
@@ -63,18 +63,40 @@ function renderBody(event: Event, match: Match, templates: TemplateSet): { body:
   const format: Format = match.format;
   let body: string;
   try {
-    body = templates.render(match.template, format, event.data, {
+    const data = format === "markdown" ? neutralizeMentions(event.data) : event.data;
+    body = templates.render(match.template, format, data, {
       event: { id: event.id, source: event.source, labels: event.labels, status: event.status, summary: event.summary },
     });
   } catch (err) {
     // The alert must still go out: send what the event itself says.
-    return { body: plainRendering(event), fallback: err instanceof Error ? err.message : String(err) };
+    const reason = err instanceof TemplateRenderError ? err.message : new TemplateRenderError(match.template, format, String((err as Error)?.message ?? err)).message;
+    return { body: plainRendering(event), fallback: reason };
   }
   if (body.trim() === "") {
     // WeCom rejects empty content (44004); an empty template output would lose the alert.
     return { body: plainRendering(event), fallback: `template ${match.template} (${format}) rendered nothing` };
   }
   return { body };
+}
+
+/**
+ * In WeCom markdown, `<@userid>` anywhere in the content pings that user. Values from a
+ * payload (an issue title, an annotation) must not be able to page people, so their `<@`
+ * gets a zero-width space; mentions come only from the route's `mention`. Copies only
+ * what changes.
+ */
+export function neutralizeMentions<T>(value: T): T {
+  if (typeof value === "string") return (value.includes("<@") ? value.replaceAll("<@", "<\u200b@") : value) as T;
+  if (Array.isArray(value)) {
+    const items = value.map(neutralizeMentions);
+    return (items.some((item, i) => item !== value[i]) ? items : value) as T;
+  }
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).map(([key, item]) => [key, neutralizeMentions(item)] as const);
+    const changed = entries.some(([key, item]) => item !== (value as Record<string, unknown>)[key]);
+    return (changed ? Object.fromEntries(entries) : value) as T;
+  }
+  return value;
 }
 
 /** The event's summary and labels, one `key=value` per line: readable as text and markdown. */

@@ -195,3 +195,15 @@ describe("renderMessages", () => {
     });
   });
 });
+
+describe("mentions from payload values", () => {
+  it("cannot ping anyone through a <@userid> inside payload data in markdown", async () => {
+    const { neutralizeMentions } = await import("../../src/render/render.js");
+    const data = { title: "hi <@boss> please", nested: [{ body: "<@ops>" }], untouched: { a: "plain" } };
+    const safe = neutralizeMentions(data);
+    expect(JSON.stringify(safe)).not.toMatch(/<@(boss|ops)>/);
+    expect(safe.title).toBe("hi <\u200b@boss> please");
+    expect(safe.untouched).toBe(data.untouched); // unchanged parts are not copied
+    expect(data.title).toBe("hi <@boss> please"); // the event's data is left as it was
+  });
+});
