@@ -94,8 +94,8 @@ function render(args: string[]): number {
   if (!values.source || !values.payload) throw new UsageError("render needs --source and --payload");
   const adapter = sourceAdapters[values.source];
   if (!adapter) throw new UsageError(`unknown source "${values.source}" (one of ${Object.keys(sourceAdapters).join(", ")})`);
-  if (values.format !== undefined && values.format !== "text" && values.format !== "markdown") {
-    throw new UsageError(`--format must be text or markdown`);
+  if (values.format !== undefined && !["text", "markdown", "textcard"].includes(values.format)) {
+    throw new UsageError(`--format must be text, markdown or textcard`);
   }
   const built = loadRelay(configFile(values.config));
   if ("errors" in built) return printErrors(built.errors);
@@ -137,7 +137,8 @@ function render(args: string[]): number {
       perTarget.set(key, part);
       const total = messages.filter((m) => `${m.receiver}/${m.target}` === key).length;
       const mention = message.mention.length ? ` mention=${message.mention.join(",")}` : "";
-      console.log(`--- receiver=${message.receiver} target=${message.target} msgtype=${message.msgtype} part=${part}/${total} bytes=${Buffer.byteLength(message.content)}${mention}`);
+      const card = message.card ? ` title=${JSON.stringify(message.card.title)} url=${message.card.url}` : "";
+      console.log(`--- receiver=${message.receiver} target=${message.target} msgtype=${message.msgtype} part=${part}/${total} bytes=${Buffer.byteLength(message.content)}${mention}${card}`);
       console.log(message.content);
     }
     if (fallbacks.length > 0) return 1;

@@ -18,7 +18,7 @@ import type { Metrics } from "./metrics.js";
 import { renderMessages, type RenderTarget } from "./render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "./render/templates.js";
 import { compileRouteTree, type RouteTree } from "./routing/tree.js";
-import type { Event, Match, Message } from "./types.js";
+import type { Event, Format, Match, Message } from "./types.js";
 
 /** WeCom's own limit for a group robot. */
 export const ROBOT_DEFAULT_RATE: RateLimit = { max: 20, per: 60_000 };
@@ -249,7 +249,7 @@ function shareStrictestPace(targets: Map<string, TargetRuntime>): void {
 
 interface EffectiveRoute {
   path: (string | number)[];
-  format: "text" | "markdown";
+  format: Format;
   template?: string;
   mention: string[];
 }
@@ -273,7 +273,7 @@ function effectiveRoutes(root: RouteNodeConfig): EffectiveRoute[] {
 }
 
 /** Every template a route can render with, in the format it is used in. */
-export function templateUses(root: RouteNodeConfig): { template: string; format: "text" | "markdown"; path: (string | number)[] }[] {
+export function templateUses(root: RouteNodeConfig): { template: string; format: Format; path: (string | number)[] }[] {
   return effectiveRoutes(root).flatMap(({ template, format, path }) => (template === undefined ? [] : [{ template, format, path }]));
 }
 

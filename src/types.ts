@@ -2,7 +2,11 @@
 
 export type Source = "alertmanager" | "grafana" | "github" | "api";
 
-export type Format = "text" | "markdown";
+/** How a template file renders: NAME.txt.hbs or NAME.md.hbs. */
+export type TemplateFormat = "text" | "markdown";
+
+/** What a route sends: text, markdown, or (app targets) a textcard rendered from the text template. */
+export type Format = TemplateFormat | "textcard";
 
 export type Labels = Record<string, string>;
 
@@ -18,6 +22,8 @@ export interface Event {
   data: Record<string, unknown>;
   /** One line naming what happened (every alert name); used in digests. */
   summary: string;
+  /** Where to look: the alert's source graph, the pull request... (textcards link to it). */
+  link?: string;
 }
 
 /** One route decision for one event (continue: true can give several). */
@@ -32,7 +38,7 @@ export interface Match {
   route: string;
 }
 
-export type MessageType = "text" | "markdown";
+export type MessageType = Format;
 
 /** A rendered message for one target, already within that target's byte limit. */
 export interface Message {
@@ -48,6 +54,8 @@ export interface Message {
   /** One line for digests (see Event.summary). */
   summary: string;
   eventIds: string[];
+  /** For textcards: the card's title and link; `content` is its description. */
+  card?: { title: string; url: string };
 }
 
 export type DeliveryState = "queued" | "sent" | "dead";

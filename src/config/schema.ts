@@ -97,13 +97,13 @@ const appTarget = z.strictObject({
     .optional(),
 });
 
-export const formatSchema = z.enum(["text", "markdown"]);
+export const formatSchema = z.enum(["text", "markdown", "textcard"]);
 
 export interface RouteNodeConfig {
   receiver?: string;
   matchers?: string[];
   continue?: boolean;
-  format?: "text" | "markdown";
+  format?: "text" | "markdown" | "textcard";
   template?: string;
   mention?: string[];
   routes?: RouteNodeConfig[];

@@ -1,7 +1,7 @@
 // Under a backlog, many queued messages for one target become a few digest messages,
 // each within the byte limit and listing every message it replaces, so a storm arrives
 // complete at the target's pace.
-import type { Message, MessageType } from "../types.js";
+import type { Message, TemplateFormat } from "../types.js";
 
 export interface DigestItem {
   summary: string;
@@ -10,7 +10,7 @@ export interface DigestItem {
 }
 
 /** Renders a digest of `items` (the relay wires this to the digest template). */
-export type DigestRenderer = (items: DigestItem[], context: { target: string; receiver: string; msgtype: MessageType }) => string;
+export type DigestRenderer = (items: DigestItem[], context: { target: string; receiver: string; msgtype: TemplateFormat }) => string;
 
 export interface CoalesceRow {
   id: string;
@@ -37,9 +37,10 @@ export function shouldCoalesce(queued: number, intervalMs: number, coalesceAfter
  * Text when any row mentions someone: only text messages carry mentioned_list (and
  * "@all"), and a storm of pages must still page. Otherwise the rows' most common type.
  */
-function digestType(rows: readonly CoalesceRow[]): MessageType {
+function digestType(rows: readonly CoalesceRow[]): TemplateFormat {
   if (rows.some((row) => row.message.mention.length > 0)) return "text";
-  return mostCommon(rows.map((row) => row.message.msgtype)) as MessageType;
+  // A digest lists many notifications: it is never a card.
+  return mostCommon(rows.map((row) => (row.message.msgtype === "markdown" ? "markdown" : "text"))) as TemplateFormat;
 }
 
 function mostCommon(values: readonly string[]): string {
@@ -60,7 +61,7 @@ function mostCommon(values: readonly string[]): string {
 export function packDigests(
   rows: readonly CoalesceRow[],
   target: string,
-  limitFor: (msgtype: MessageType) => number,
+  limitFor: (msgtype: TemplateFormat) => number,
   render: DigestRenderer,
 ): SendUnit[] {
   if (rows.length === 0) return [];
@@ -122,7 +123,7 @@ function digestItems(rows: readonly CoalesceRow[]): DigestItem[] {
 function digestMessage(
   batch: readonly CoalesceRow[],
   content: string,
-  context: { target: string; receiver: string; msgtype: MessageType },
+  context: { target: string; receiver: string; msgtype: TemplateFormat },
 ): Message {
   const mention = [...new Set(batch.flatMap((row) => row.message.mention))];
   return {

@@ -9,7 +9,7 @@ import type { RateLimit } from "../config/schema.js";
 import { logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { OutboxStore, StoredDelivery } from "../outbox/store.js";
-import type { SendResult } from "../types.js";
+import type { MessageType, SendResult } from "../types.js";
 import { packDigests, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
 import { decideRetry, type RetryPolicy } from "./retry.js";
 
@@ -22,7 +22,7 @@ export interface TargetRuntime {
    */
   paceKey: string;
   /** Content byte limit for digests sent to this target. */
-  byteLimit(msgtype: "text" | "markdown"): number;
+  byteLimit(msgtype: MessageType): number;
 }
 
 export interface DispatcherOptions {

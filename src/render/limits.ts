@@ -1,13 +1,19 @@
 // WeCom's message size limits, in bytes of UTF-8 (see reference/wecom.md).
 
+import type { MessageType } from "../types.js";
+
 export type ChannelKind = "robot" | "app";
 
-const LIMITS: Record<ChannelKind, Record<"text" | "markdown", number>> = {
-  robot: { text: 2048, markdown: 4096 },
-  // App markdown is half the robot's.
-  app: { text: 2048, markdown: 2048 },
+const LIMITS: Record<ChannelKind, Record<MessageType, number>> = {
+  // Robots have no textcard: a textcard route sends them text.
+  robot: { text: 2048, markdown: 4096, textcard: 2048 },
+  // App markdown is half the robot's; a textcard's description holds 512 bytes.
+  app: { text: 2048, markdown: 2048, textcard: 512 },
 };
 
-export function byteLimit(kind: ChannelKind, msgtype: "text" | "markdown"): number {
+/** A textcard's title, in bytes. */
+export const TEXTCARD_TITLE_LIMIT = 128;
+
+export function byteLimit(kind: ChannelKind, msgtype: MessageType): number {
   return LIMITS[kind][msgtype];
 }

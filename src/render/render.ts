@@ -1,7 +1,7 @@
 // Turns one routed event into the messages for each target of the receiver: render the
 // template once, add mentions, then split per target's byte limit.
-import type { Event, Format, Match, Message } from "../types.js";
-import { byteLimit, type ChannelKind } from "./limits.js";
+import type { Event, Format, Match, Message, MessageType } from "../types.js";
+import { byteLimit, TEXTCARD_TITLE_LIMIT, type ChannelKind } from "./limits.js";
 import { splitByBytes } from "./split.js";
 import { TemplateRenderError, type TemplateSet } from "./templates.js";
 
@@ -31,32 +31,83 @@ export function renderMessages(
   templates: TemplateSet,
 ): RenderResult {
   const { body, fallback } = renderBody(event, match, templates);
-  const content = match.format === "markdown" ? withMarkdownMentions(body, match.mention) : body;
-
-  const partsByLimit = new Map<number, string[]>();
   const messages: Message[] = [];
+  const partsByKey = new Map<string, string[]>();
   for (const target of targets) {
-    const limit = byteLimit(target.kind, match.format);
-    let parts = partsByLimit.get(limit);
+    const msgtype = messageType(match.format, target.kind, event);
+    const content = msgtype === "markdown" ? withMarkdownMentions(body, match.mention) : body;
+    if (msgtype === "textcard") {
+      messages.push(...textcards(body, event, match, target));
+      continue;
+    }
+    const limit = byteLimit(target.kind, msgtype);
+    const key = `${msgtype}:${limit}`;
+    let parts = partsByKey.get(key);
     if (parts === undefined) {
       parts = splitByBytes(content, limit);
-      partsByLimit.set(limit, parts);
+      partsByKey.set(key, parts);
     }
     parts.forEach((part, index) => {
       messages.push({
         target: target.name,
         receiver: match.receiver,
-        msgtype: match.format,
+        msgtype,
         content: part,
         // Text mentions go in mentioned_list, once (first part); markdown ones are already
         // <@id> tokens in the last part, and are listed there too so digests can keep them.
-        mention: index === (match.format === "text" ? 0 : parts.length - 1) ? [...match.mention] : [],
+        mention: index === (msgtype === "text" ? 0 : parts.length - 1) ? [...match.mention] : [],
         summary: event.summary,
         eventIds: [event.id],
       });
     });
   }
   return fallback === undefined ? { messages } : { messages, fallback };
+}
+
+/**
+ * What a target gets for a route's format: a textcard needs an app target and a link to
+ * open; otherwise the same text goes out as a text message.
+ */
+function messageType(format: Format, kind: ChannelKind, event: Event): MessageType {
+  if (format !== "textcard") return format;
+  return kind === "app" && event.link !== undefined ? "textcard" : "text";
+}
+
+/**
+ * The rendered text as textcards: its first line is the title (cut to 128 bytes, in
+ * which case the description repeats it whole), the rest the description, split into
+ * numbered cards of 512 bytes; each card opens the event's link.
+ */
+function textcards(body: string, event: Event, match: Match, target: RenderTarget): Message[] {
+  const newline = body.indexOf("\n");
+  const firstLine = (newline === -1 ? body : body.slice(0, newline)).trim();
+  const rest = newline === -1 ? "" : body.slice(newline + 1).trim();
+  const title = truncateBytes(firstLine, TEXTCARD_TITLE_LIMIT);
+  const description = title === firstLine ? rest || firstLine : body.trim();
+  return splitByBytes(description, byteLimit(target.kind, "textcard")).map((part) => ({
+    target: target.name,
+    receiver: match.receiver,
+    msgtype: "textcard" as const,
+    content: part,
+    mention: [],
+    summary: event.summary,
+    eventIds: [event.id],
+    card: { title, url: event.link! },
+  }));
+}
+
+/** `text` cut at a character boundary to fit `limit` bytes with a trailing "…". */
+function truncateBytes(text: string, limit: number): string {
+  if (Buffer.byteLength(text) <= limit) return text;
+  const room = limit - Buffer.byteLength("…");
+  let out = "";
+  let bytes = 0;
+  for (const char of text) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > room) break;
+    out += char;
+  }
+  return `${out}…`;
 }
 
 function renderBody(event: Event, match: Match, templates: TemplateSet): { body: string; fallback?: string } {

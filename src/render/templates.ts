@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Handlebars from "handlebars";
-import type { Format } from "../types.js";
+import type { Format, TemplateFormat } from "../types.js";
 import { packageRoot } from "../paths.js";
 import { isValidTimeZone, registerHelpers } from "./helpers.js";
 
@@ -28,7 +28,12 @@ export class TemplateRenderError extends Error {
 
 type CompiledTemplate = (data: unknown, options?: { data?: Record<string, unknown> }) => string;
 
-const EXTENSIONS: Record<Format, string> = { markdown: ".md.hbs", text: ".txt.hbs" };
+const EXTENSIONS: Record<TemplateFormat, string> = { markdown: ".md.hbs", text: ".txt.hbs" };
+
+/** The template file a format renders with: a textcard is written as text. */
+export function templateFormat(format: Format): TemplateFormat {
+  return format === "textcard" ? "text" : format;
+}
 
 // WeCom is not HTML: escaping would show &amp; in messages. Missing fields render as "".
 const COMPILE_OPTIONS = { strict: false, noEscape: true } as const;
@@ -121,7 +126,7 @@ function listTemplateFiles(
   }
   const files: Array<[string, string]> = [];
   for (const entry of entries) {
-    for (const [format, extension] of Object.entries(EXTENSIONS) as Array<[Format, string]>) {
+    for (const [format, extension] of Object.entries(EXTENSIONS) as Array<[TemplateFormat, string]>) {
       if (entry.endsWith(extension) && entry.length > extension.length) {
         files.push([key(entry.slice(0, -extension.length), format), join(dir, entry)]);
       }
@@ -229,9 +234,9 @@ function tidy(output: string): string {
 }
 
 function key(name: string, format: Format): string {
-  return `${name}.${format}`;
+  return `${name}.${templateFormat(format)}`;
 }
 
 function templateFileName(name: string, format: Format): string {
-  return `${name}${EXTENSIONS[format]}`;
+  return `${name}${EXTENSIONS[templateFormat(format)]}`;
 }

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Event, Labels } from "../types.js";
 import { eventId } from "./event-id.js";
+import { firstLink } from "./link.js";
 import { parsePayload, type Parsed } from "./validate.js";
 
 const labelMap = z.record(z.string(), z.string());
@@ -66,12 +67,16 @@ export function alertGroupEvent(source: Event["source"], group: AlertGroup, extr
   const resolved = group.alerts.filter((alert) => alert.status === "resolved");
   // Our own labels win over same-named common labels: routes rely on them.
   const labels: Labels = { ...group.commonLabels, receiver, source, status: group.status };
+  // Grafana's alerts carry panel and dashboard links; every alert has its source graph.
+  const linked = [...firing, ...resolved].flatMap((alert) => [alert.panelURL, alert.dashboardURL, alert.generatorURL]);
+  const link = firstLink(...linked, group.externalURL);
   return {
     id: eventId(source, group.groupKey, group.status, group.alerts),
     source,
     labels,
     status: group.status,
     summary: alertGroupSummary(group.alerts),
+    ...(link !== undefined && { link }),
     data: {
       ...extra,
       ...group,

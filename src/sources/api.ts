@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Event, Format } from "../types.js";
 import { eventId } from "./event-id.js";
+import { firstLink } from "./link.js";
 import { parsePayload, type Parsed } from "./validate.js";
 
 const common = {
@@ -15,7 +16,7 @@ const requestSchema = z.union([
   z.strictObject({
     ...common,
     template: z.string().regex(/^[A-Za-z0-9_-]+$/),
-    format: z.enum(["text", "markdown"]).default("markdown"),
+    format: z.enum(["text", "markdown", "textcard"]).default("markdown"),
     data: z.record(z.string(), z.unknown()).default({}),
   }),
 ], { error: 'expected {"receiver", "text"}, {"receiver", "markdown"} or {"receiver", "template", "data"}' });
@@ -52,5 +53,7 @@ export function apiMessage(body: unknown): Parsed<ApiMessage> {
     data,
     summary: firstLine(text),
   };
+  const link = firstLink(data.url);
+  if (link !== undefined) event.link = link;
   return { ok: true, value: { event, receiver, template, format, mention } };
 }

@@ -22,6 +22,7 @@
 import { z } from "zod";
 import type { Event, Labels } from "../types.js";
 import { eventId } from "./event-id.js";
+import { firstLink } from "./link.js";
 import { parsePayload, type Parsed } from "./validate.js";
 
 export interface GithubDelivery {
@@ -78,6 +79,8 @@ export function githubEvents(input: GithubDelivery): Parsed<Event[]> {
     data,
     summary: summaryLine(eventName, data),
   };
+  const link = firstLink(data.htmlUrl, data.repoUrl);
+  if (link !== undefined) event.link = link;
   if (status !== undefined) event.status = status;
   return { ok: true, value: [event] };
 }

@@ -50,6 +50,18 @@ describe("app message targets through the relay", () => {
     expect(await relay.metric("wecom_relay_token_refreshes_total", { target: "ops-app", result: "success" })).toBe(1);
   });
 
+  it("sends a textcard that opens the alert's source graph when the route's format is textcard", async () => {
+    relay = await startRelay(appConfig(wecom.url).replace("route: { receiver: ops }", "route: { receiver: ops, format: textcard }"));
+    await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "CardAlert", summary: "card summary" }]));
+    const [message] = await wecom.waitForAppMessages(1);
+    expect(message!.msgtype).toBe("textcard");
+    const textcard = message!.body.textcard as { title: string; description: string; url: string };
+    expect(textcard.title).toContain("CardAlert");
+    expect(textcard.description).toContain("card summary");
+    expect(textcard.url).toBe("http://prometheus:9090/graph?g0.expr=up");
+    expect(Buffer.byteLength(textcard.description)).toBeLessThanOrEqual(512);
+  });
+
   it("splits an app message at 2048 bytes, half a robot's markdown limit", async () => {
     relay = await startRelay(appConfig(wecom.url));
     const alerts = Array.from({ length: 30 }, (_, i) => ({ name: `Big${i}`, summary: "磁盘".repeat(40) }));

@@ -18,6 +18,8 @@ beforeAll(() => {
     "note.md.hbs": "**{{title}}**\n{{body}}",
     "note.txt.hbs": "{{title}}: {{body}}",
     "lines.md.hbs": "{{#each lines}}\n{{this}}\n{{/each}}",
+    "lines.txt.hbs": "{{#each lines}}\n{{this}}\n{{/each}}",
+    "card.txt.hbs": "{{title}}\n{{body}}",
     "event.txt.hbs": "{{@event.status}} {{@event.labels.severity}} {{@event.summary}} {{@event.id}} {{@event.source}}",
     "empty.txt.hbs": "{{nothing}}\n\n",
   };
@@ -205,5 +207,43 @@ describe("mentions from payload values", () => {
     expect(safe.title).toBe("hi <\u200b@boss> please");
     expect(safe.untouched).toBe(data.untouched); // unchanged parts are not copied
     expect(data.title).toBe("hi <@boss> please"); // the event's data is left as it was
+  });
+});
+
+describe("textcards", () => {
+  const link = "https://prometheus.example.com/graph?g0.expr=up";
+  const card = (overrides: Partial<Event> = {}, data: Record<string, unknown> = { title: "Billing down", body: "error rate 12%" }) =>
+    renderMessages(event(data, { link, ...overrides }), match({ format: "textcard", template: "card" }), [app, robot], templates).messages;
+
+  it("sends an app target a card titled with the text template's first line, opening the event's link", () => {
+    const [toApp, toRobot] = card();
+    expect(toApp).toMatchObject({ target: "ops-app", msgtype: "textcard", content: "error rate 12%", card: { title: "Billing down", url: link } });
+    expect(toRobot).toMatchObject({ target: "sre-robot", msgtype: "text", content: "Billing down\nerror rate 12%" });
+  });
+
+  it("sends text instead when the event has no link to open", () => {
+    const messages = renderMessages(event({ title: "T", body: "B" }), match({ format: "textcard" }), [app], templates).messages;
+    expect(messages).toEqual([expect.objectContaining({ msgtype: "text", content: "T: B" })]);
+  });
+
+  it("splits a long description into numbered cards of at most 512 bytes, losing nothing", () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `告警第${i}行 ${"x".repeat(20)}`);
+    const messages = renderMessages(event({ lines }, { link }), match({ format: "textcard", template: "lines" }), [app], templates).messages;
+    expect(messages.length).toBeGreaterThan(1);
+    for (const message of messages) {
+      expect(message.msgtype).toBe("textcard");
+      expect(Buffer.byteLength(message.content)).toBeLessThanOrEqual(512);
+      expect(message.card?.title).toBe(lines[0]);
+    }
+    const all = messages.map((m) => m.content).join("\n");
+    for (const line of lines.slice(1)) expect(all).toContain(line);
+  });
+
+  it("cuts a title over 128 bytes and repeats it whole in the description", () => {
+    const title = "很".repeat(60); // 180 bytes
+    const [message] = card({}, { title, body: "details" });
+    expect(Buffer.byteLength(message!.card!.title)).toBeLessThanOrEqual(128);
+    expect(message!.card!.title.endsWith("…")).toBe(true);
+    expect(message!.content).toContain(`${title}\ndetails`);
   });
 });

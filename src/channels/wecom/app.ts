@@ -153,13 +153,14 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
           error: `${message.msgtype} content is ${size} bytes, over the ${APP_CONTENT_LIMIT_BYTES}-byte limit of app messages; not sent`,
         };
       }
+      let content: Record<string, unknown>;
+      try {
+        content = messageContent(message);
+      } catch (err) {
+        return { kind: "permanent", error: `not sent: ${(err as Error).message}` };
+      }
       // Mentions are a group-chat notion: an app message already goes to its recipients.
-      const body = {
-        ...recipients,
-        agentid: opts.target.agent_id,
-        msgtype: message.msgtype,
-        [message.msgtype]: { content: message.content },
-      };
+      const body = { ...recipients, agentid: opts.target.agent_id, ...content };
 
       // At most two sends: WeCom may revoke or expire a token early, and one fresh token settles it.
       for (let attempt = 1; ; attempt += 1) {
@@ -176,6 +177,13 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
       }
     },
   };
+}
+
+/** The msgtype and its section of a message/send body. */
+function messageContent(message: Message): Record<string, unknown> {
+  if (message.msgtype !== "textcard") return { msgtype: message.msgtype, [message.msgtype]: { content: message.content } };
+  if (!message.card) throw new RangeError("textcard message without a title and link");
+  return textcardMessage({ title: message.card.title, description: message.content, url: message.card.url });
 }
 
 /** WeCom lists ids as "id1|id2" strings (empty when there are none). */
