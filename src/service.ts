@@ -47,6 +47,7 @@ function dispatcherOptions(relay: Relay): DispatcherOptions {
 }
 
 interface PendingWrite {
+  events: readonly Event[];
   messages: Message[];
   idempotencyKey: string | undefined;
   resolve: (accepted: Accepted) => void;
@@ -95,7 +96,7 @@ export class Service {
   accept(events: readonly Event[], options: { idempotencyKey?: string; match?: Match } = {}): Promise<Accepted> {
     const messages = this.routeAll(events, options.match);
     return new Promise<Accepted>((resolve, reject) => {
-      this.pendingWrites.push({ messages, idempotencyKey: options.idempotencyKey, resolve, reject });
+      this.pendingWrites.push({ events, messages, idempotencyKey: options.idempotencyKey, resolve, reject });
       if (this.pendingWrites.length === 1) setImmediate(() => this.flushWrites());
     });
   }
@@ -104,7 +105,6 @@ export class Service {
     const relay = this.current;
     const messages: Message[] = [];
     for (const event of events) {
-      this.metrics.eventsReceived.inc({ source: event.source, status: event.status ?? "none" });
       const routed = match ? relay.render(event, [match]) : relay.route(event);
       for (const routedMatch of routed.matches) this.metrics.eventsRouted.inc({ receiver: routedMatch.receiver });
       for (const fallback of routed.fallbacks) {
@@ -135,6 +135,8 @@ export class Service {
     batch.forEach((pending, i) => {
       const result = written[i]!;
       if (!result.duplicate) {
+        // Counted once committed: a redelivery or a failed write is not a received event.
+        for (const event of pending.events) this.metrics.eventsReceived.inc({ source: event.source, status: event.status ?? "none" });
         for (const message of pending.messages) {
           this.metrics.messagesQueued.inc({ target: message.target });
           targets.add(message.target);

@@ -78,11 +78,14 @@ targets:`;
 
   it("queues a redelivery with the same X-GitHub-Delivery only once", async () => {
     const delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+    const received = () => relay.metric("wecom_relay_events_received_total", { source: "github" });
+    const before = await received();
     const first = await github("pull_request", pullRequestPayload("opened"), { delivery });
     const again = await github("pull_request", pullRequestPayload("opened"), { delivery });
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
     expect(((await again.json()) as { status: string }).status).toBe("duplicate");
+    expect(await received()).toBe(before + 1);
     await wecom.waitForRobotMessages(1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(wecom.robotMessages()).toHaveLength(1);
