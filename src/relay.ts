@@ -15,7 +15,7 @@ import type { DigestRenderer } from "./delivery/coalesce.js";
 import type { TargetRuntime } from "./delivery/dispatcher.js";
 import { byteLimit, type ChannelKind } from "./render/limits.js";
 import type { Metrics } from "./metrics.js";
-import { renderMessages, type RenderTarget } from "./render/render.js";
+import { neutralizeMentions, renderMessages, type RenderTarget } from "./render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "./render/templates.js";
 import { compileRouteTree, type RouteTree } from "./routing/tree.js";
 import type { Event, Format, Match, Message } from "./types.js";
@@ -126,7 +126,11 @@ export class Relay {
       count: items.length,
       receiver: context.receiver,
       target: context.target,
-      items: items.map((item) => ({ summary: item.summary, at: new Date(item.at).toISOString() })),
+      // Summaries come from payloads: in markdown they must not ping anyone either.
+      items: items.map((item) => ({
+        summary: context.msgtype === "markdown" ? neutralizeMentions(item.summary) : item.summary,
+        at: new Date(item.at).toISOString(),
+      })),
     });
 }
 

@@ -66,7 +66,6 @@ function retireLimiters(pool: LimiterPool, currentRate: (name: string) => RateLi
 interface Worker {
   running: Promise<void>;
   wake: () => void;
-  pausedUntil: number;
 }
 
 export class Dispatcher {
@@ -78,6 +77,8 @@ export class Dispatcher {
   private readonly workerFailures = new Map<string, number>();
   /** When each pace key last sent, so a new limiter (restart, reload) cannot burst. */
   private readonly lastSendAt = new Map<string, number>();
+  /** After a 45009, the robot (every target on it) waits out WeCom's window. */
+  private readonly pausedUntil = new Map<string, number>();
   private seeded = false;
   private readonly sends: PQueue;
   private stopping = false;
@@ -152,7 +153,7 @@ export class Dispatcher {
 
   private startWorker(target: string): void {
     let wake: () => void = () => {};
-    const worker: Worker = { running: Promise.resolve(), wake: () => wake(), pausedUntil: 0 };
+    const worker: Worker = { running: Promise.resolve(), wake: () => wake() };
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, ms));
@@ -175,15 +176,23 @@ export class Dispatcher {
         logger.error("delivery worker failed; restarting", { target, error: err, restartInMs: delay });
         setTimeout(() => this.notify(target), delay).unref();
       })
-      .finally(() => this.workers.delete(target));
+      .finally(() => this.forget(target, worker));
+  }
+
+  /** Removes the worker from the map unless a newer one already took its place. */
+  private forget(target: string, worker: Worker): void {
+    if (this.workers.get(target) === worker) this.workers.delete(target);
   }
 
   private async runWorker(target: string, worker: Worker, sleep: (ms: number) => Promise<void>): Promise<void> {
     while (!this.stopping) {
       const runtime = this.targets.get(target);
-      if (!runtime) return; // target left the config: its rows stay queued
+      if (!runtime) return this.forget(target, worker); // target left the config: its rows stay queued
       const now = Date.now();
-      const resumeAt = Math.max(worker.pausedUntil, (this.lastSendAt.get(runtime.paceKey) ?? 0) + paceInterval(runtime.rateLimit));
+      const resumeAt = Math.max(
+        this.pausedUntil.get(runtime.paceKey) ?? 0,
+        (this.lastSendAt.get(runtime.paceKey) ?? 0) + paceInterval(runtime.rateLimit),
+      );
       if (resumeAt > now) {
         await sleep(resumeAt - now);
         continue;
@@ -191,15 +200,17 @@ export class Dispatcher {
       const units = this.nextUnits(target, runtime, now);
       if (units.length === 0) {
         const nextDue = this.store.nextDueAt(target);
-        if (nextDue === undefined) return; // idle: notify() starts a new worker
+        // Idle: leave the map now, in this same turn, so a notify() that follows starts a
+        // new worker instead of waking this finished one.
+        if (nextDue === undefined) return this.forget(target, worker);
         await sleep(nextDue - now);
         continue;
       }
       for (const unit of units) {
         // A reload may have removed or changed the target: re-plan with the new config.
         if (this.stopping || this.targets.get(target) !== runtime) break;
-        await this.deliver(target, runtime, unit, worker);
-        if (worker.pausedUntil > Date.now()) break;
+        await this.deliver(target, runtime, unit);
+        if ((this.pausedUntil.get(runtime.paceKey) ?? 0) > Date.now()) break;
       }
     }
   }
@@ -224,11 +235,12 @@ export class Dispatcher {
     return units;
   }
 
-  private async deliver(target: string, runtime: TargetRuntime, unit: SendUnit, worker: Worker): Promise<void> {
+  private async deliver(target: string, runtime: TargetRuntime, unit: SendUnit): Promise<void> {
     const result = await this.paced(target, runtime, unit.message.receiver, () =>
-      this.sends.add(() => this.safeSend(runtime.channel, unit)),
+      // A send still waiting for a free slot when shutdown begins is not started.
+      this.sends.add(async () => (this.stopping ? undefined : this.safeSend(runtime.channel, unit))),
     );
-    if (result === undefined) return; // stopping: the rows stay queued
+    if (result === undefined) return; // stopping or paused: the rows stay queued
     const now = Date.now();
     this.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
     if (result.kind !== "ok" && result.errcode !== undefined) {
@@ -243,7 +255,7 @@ export class Dispatcher {
     }
     if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
       // WeCom counted more than we sent (another sender shares the robot): wait out its window.
-      worker.pausedUntil = now + runtime.rateLimit.per;
+      this.pausedUntil.set(runtime.paceKey, now + runtime.rateLimit.per);
       logger.warn("WeCom rate limit hit; pausing the target for its window", { target, pauseMs: runtime.rateLimit.per });
     }
     this.failed(target, unit, result, now, runtime.rateLimit.per);
@@ -280,7 +292,8 @@ export class Dispatcher {
     const queuedAt = Date.now();
     const run = () =>
       targetLimiter.schedule(() => {
-        if (this.stopping) return Promise.resolve(undefined);
+        // Shutdown, or a 45009 on this robot while the send waited its turn: not now.
+        if (this.stopping || (this.pausedUntil.get(runtime.paceKey) ?? 0) > Date.now()) return Promise.resolve(undefined);
         if (Date.now() - queuedAt > 5) this.metrics.throttled.inc({ limiter: target });
         this.lastSendAt.set(runtime.paceKey, Date.now());
         return send();

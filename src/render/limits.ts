@@ -11,8 +11,9 @@ const LIMITS: Record<ChannelKind, Record<MessageType, number>> = {
   app: { text: 2048, markdown: 2048, textcard: 512 },
 };
 
-/** A textcard's title, in bytes. */
+/** A textcard's title and link, in bytes. */
 export const TEXTCARD_TITLE_LIMIT = 128;
+export const TEXTCARD_URL_LIMIT = 2048;
 
 export function byteLimit(kind: ChannelKind, msgtype: MessageType): number {
   return LIMITS[kind][msgtype];

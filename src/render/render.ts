@@ -1,7 +1,7 @@
 // Turns one routed event into the messages for each target of the receiver: render the
 // template once, add mentions, then split per target's byte limit.
 import type { Event, Format, Match, Message, MessageType } from "../types.js";
-import { byteLimit, TEXTCARD_TITLE_LIMIT, type ChannelKind } from "./limits.js";
+import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT, type ChannelKind } from "./limits.js";
 import { splitByBytes } from "./split.js";
 import { TemplateRenderError, type TemplateSet } from "./templates.js";
 
@@ -70,7 +70,8 @@ export function renderMessages(
  */
 function messageType(format: Format, kind: ChannelKind, event: Event): MessageType {
   if (format !== "textcard") return format;
-  return kind === "app" && event.link !== undefined ? "textcard" : "text";
+  const linkable = event.link !== undefined && Buffer.byteLength(event.link) <= TEXTCARD_URL_LIMIT;
+  return kind === "app" && linkable ? "textcard" : "text";
 }
 
 /**
@@ -113,19 +114,22 @@ function truncateBytes(text: string, limit: number): string {
 function renderBody(event: Event, match: Match, templates: TemplateSet): { body: string; fallback?: string } {
   const format: Format = match.format;
   let body: string;
+  // In markdown, nothing from the payload may ping: the data, the event's own fields and
+  // the plain fallback all pass through neutralizeMentions.
+  const safe = format === "markdown" ? neutralizeMentions : <T,>(value: T) => value;
+  const fallbackBody = () => safe(plainRendering(event));
   try {
-    const data = format === "markdown" ? neutralizeMentions(event.data) : event.data;
-    body = templates.render(match.template, format, data, {
-      event: { id: event.id, source: event.source, labels: event.labels, status: event.status, summary: event.summary },
+    body = templates.render(match.template, format, safe(event.data), {
+      event: safe({ id: event.id, source: event.source, labels: event.labels, status: event.status, summary: event.summary }),
     });
   } catch (err) {
     // The alert must still go out: send what the event itself says.
     const reason = err instanceof TemplateRenderError ? err.message : new TemplateRenderError(match.template, format, String((err as Error)?.message ?? err)).message;
-    return { body: plainRendering(event), fallback: reason };
+    return { body: fallbackBody(), fallback: reason };
   }
   if (body.trim() === "") {
     // WeCom rejects empty content (44004); an empty template output would lose the alert.
-    return { body: plainRendering(event), fallback: `template ${match.template} (${format}) rendered nothing` };
+    return { body: fallbackBody(), fallback: `template ${match.template} (${format}) rendered nothing` };
   }
   return { body };
 }

@@ -27,6 +27,15 @@ describe("the shipped example routes.yml", () => {
     for (const variable of ["WECOM_ROBOT_WEBHOOK", "AM_TOKEN", "RELAY_API_TOKEN"]) expect(messages).toContain(variable);
   });
 
+  it("renders digests whose payload summaries cannot ping anyone in markdown", () => {
+    const built = loadRelay(file, env);
+    if ("errors" in built) throw new Error(JSON.stringify(built.errors));
+    const items = [{ summary: "[github] o/r issues opened #1 hi <@boss>", at: 0 }, { summary: "[FIRING:1] A", at: 1 }];
+    const markdown = built.relay.renderDigest(items, { target: "sre-robot", receiver: "sre", msgtype: "markdown" });
+    expect(markdown).toContain("2 notifications");
+    expect(markdown).not.toContain("<@boss>");
+  });
+
   it("treats the robot key as a secret", () => {
     const result = loadConfigFile(file, env);
     if ("errors" in result) throw new Error("load failed");

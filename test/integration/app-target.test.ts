@@ -3,6 +3,7 @@ import { encrypt, signature } from "../../src/channels/wecom/crypto.js";
 import { DEFAULT_FAKE_APP, startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 import { startRelay, type RunningRelay } from "../support/relay.js";
+import { until } from "../support/wait.js";
 
 const CALLBACK_TOKEN = "cb-token-hJqcu3uJ9Tn2";
 const AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
@@ -66,11 +67,12 @@ describe("app message targets through the relay", () => {
     relay = await startRelay(appConfig(wecom.url));
     const alerts = Array.from({ length: 30 }, (_, i) => ({ name: `Big${i}`, summary: "磁盘".repeat(40) }));
     await relay.post("/webhook/alertmanager", alertmanagerPayload(alerts));
-    await expect.poll(() => wecom.appMessages().length, { timeout: 5000 }).toBeGreaterThan(2);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const all = () => wecom.appMessages().map((m) => m.content).join("\n");
+    const names = Array.from({ length: 30 }, (_, i) => `Big${i}\\b`);
+    const missing = () => names.filter((name) => !new RegExp(name).test(all()));
+    await until(() => missing().length === 0, () => `missing ${missing().join(", ")} in ${wecom.appMessages().length} parts`, 10_000);
+    expect(wecom.appMessages().length).toBeGreaterThan(2);
     for (const message of wecom.appMessages()) expect(Buffer.byteLength(message.content)).toBeLessThanOrEqual(2048);
-    const all = wecom.appMessages().map((m) => m.content).join("\n");
-    for (let i = 0; i < 30; i++) expect(all).toContain(`Big${i}`);
   });
 
   it("dead-letters with a clear error when the app secret is wrong, without revealing it", async () => {

@@ -111,8 +111,8 @@ describe("durable delivery (relay as a child process)", () => {
     const dataDir = join(tmp.dir, "data");
     const relay = await startChildRelay(configFile, dataDir);
     relays.push(relay);
+    wecom.failNext(1, { delayMs: 800 }, "robot"); // the first send is in flight when SIGTERM lands
     for (let i = 0; i < 10; i++) expect(await post(relay.url, alertmanagerPayload([{ name: name(i) }]))).toBe(200);
-    wecom.failNext(1, { delayMs: 500 }, "robot"); // the first send is in flight when SIGTERM lands
     await until(() => wecom.requests("robot").length >= 1, () => "no send started", 5000);
     relay.kill("SIGTERM");
     expect(await relay.exited).toBe(0);

@@ -38,7 +38,7 @@ describe("outbox writes", () => {
     writes.mockRestore();
     const ok = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "AfterDiskFull" }]));
     expect(ok.status).toBe(200);
-    await expect.poll(() => wecom.robotMessages().some((m) => m.content.includes("AfterDiskFull"))).toBe(true);
+    await expect.poll(() => wecom.robotMessages().some((m) => m.content.includes("AfterDiskFull")), { timeout: 5000 }).toBe(true);
     expect(wecom.robotMessages().some((m) => /\bDiskFull\b/.test(m.content))).toBe(false);
   });
 });

@@ -126,7 +126,7 @@ describe("HTTP endpoints", () => {
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     const status = async () => ((await (await fetch(`${relay.url}/api/v1/messages/${id}`)).json()) as { state: string }).state;
-    await expect.poll(status).toBe("sent");
+    await expect.poll(status, { timeout: 5000 }).toBe("sent");
     expect(wecom.robotMessages().some((m) => m.content === "deploy finished")).toBe(true);
   });
 

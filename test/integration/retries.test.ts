@@ -75,7 +75,7 @@ describe("retry classes", () => {
     await start();
     wecom.failNext(1, { errcode: 93000, errmsg: "invalid webhook url" }, "robot");
     const id = await send("Revived");
-    await expect.poll(async () => (await status(id)).state).toBe("failed");
+    await expect.poll(async () => (await status(id)).state, { timeout: 5000 }).toBe("failed");
 
     const list = (await (await fetch(`${relay.url}/api/v1/dead-letters`)).json()) as { dead_letters: { request_id: string; last_error: string }[] };
     expect(list.dead_letters).toHaveLength(1);
@@ -85,7 +85,7 @@ describe("retry classes", () => {
     const retried = await relay.post(`/api/v1/messages/${id}/retry`, "");
     expect(retried.status).toBe(200);
     expect(await retried.json()).toEqual({ id, requeued: 1 });
-    await expect.poll(async () => (await status(id)).state).toBe("sent");
+    await expect.poll(async () => (await status(id)).state, { timeout: 5000 }).toBe("sent");
     expect(wecom.robotMessages()[0]!.content).toContain("Revived");
 
     const again = await relay.post(`/api/v1/messages/${id}/retry`, "");

@@ -50,7 +50,7 @@ route: { receiver: sre }
     const res = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Two" }]), auth);
     const { id } = (await res.json()) as { id: string };
     const status = async () => (await (await fetch(`${relay.url}/api/v1/messages/${id}`, { headers: { authorization: basic() } })).text());
-    await expect.poll(status).toContain('"state":"failed"');
+    await expect.poll(status, { timeout: 5000 }).toContain('"state":"failed"');
 
     // Rejections: wrong credentials of every kind.
     await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "X" }]), { authorization: `Bearer ${AM_TOKEN}-wrong` });

@@ -21,6 +21,7 @@ beforeAll(() => {
     "lines.txt.hbs": "{{#each lines}}\n{{this}}\n{{/each}}",
     "card.txt.hbs": "{{title}}\n{{body}}",
     "event.txt.hbs": "{{@event.status}} {{@event.labels.severity}} {{@event.summary}} {{@event.id}} {{@event.source}}",
+    "event.md.hbs": "{{@event.summary}} owner {{@event.labels.owner}}",
     "empty.txt.hbs": "{{nothing}}\n\n",
   };
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
@@ -245,5 +246,23 @@ describe("textcards", () => {
     expect(Buffer.byteLength(message!.card!.title)).toBeLessThanOrEqual(128);
     expect(message!.card!.title.endsWith("…")).toBe(true);
     expect(message!.content).toContain(`${title}\ndetails`);
+  });
+});
+
+describe("payload text in markdown never pings", () => {
+  it("neutralizes <@userid> in the event's own fields and in the plain fallback", () => {
+    const pinging = event({ title: "T", body: "B" }, { summary: "[FIRING:1] <@boss>", labels: { source: "api", owner: "<@boss>" } });
+    const viaEvent = renderMessages(pinging, match({ template: "event", format: "markdown" }), [robot], templates);
+    const viaFallback = renderMessages(pinging, match({ template: "missing", format: "markdown" }), [robot], templates);
+    for (const result of [viaEvent, viaFallback]) {
+      expect(result.messages.map((m) => m.content).join("\n")).not.toContain("<@boss>");
+    }
+    expect(viaFallback.fallback).toBeDefined();
+  });
+
+  it("sends text instead of a textcard whose link would be over WeCom's 2048 bytes", () => {
+    const link = `https://prometheus.example.com/graph?g0.expr=${"x".repeat(2100)}`;
+    const [message] = renderMessages(event({ title: "T", body: "B" }, { link }), match({ format: "textcard", template: "card" }), [app], templates).messages;
+    expect(message!.msgtype).toBe("text");
   });
 });

@@ -195,9 +195,14 @@ describe("fake WeCom fault injection", () => {
     const fake = await start();
     fake.failNext(1, "hang");
 
-    const hung = fetch(fake.robotWebhook("k1"), { method: "POST", body: "{}", signal: AbortSignal.timeout(100) });
+    const controller = new AbortController();
+    const hung = fetch(fake.robotWebhook("k1"), { method: "POST", body: "{}", signal: controller.signal });
+    // Give up only once the fake holds the request: a busy machine must not abort it earlier.
+    while (fake.requests().length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
 
-    await expect(hung).rejects.toThrow(/abort|timeout/i);
+    await expect(hung).rejects.toThrow(/abort/i);
     expect(fake.requests()[0]?.reply).toBe("hang");
   });
 
@@ -214,15 +219,19 @@ describe("fake WeCom fault injection", () => {
 
   it("still delivers a delayed message whose sender gave up waiting", async () => {
     const fake = await start();
-    fake.failNext(1, { delayMs: 150 });
+    fake.failNext(1, { delayMs: 300 });
 
+    const controller = new AbortController();
     const gaveUp = fetch(fake.robotWebhook("k1"), {
       method: "POST",
       body: JSON.stringify(text("slow")),
-      signal: AbortSignal.timeout(30),
+      signal: controller.signal,
     });
+    // Give up once the fake has the request but before its delay ends.
+    while (fake.requests().length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
 
-    await expect(gaveUp).rejects.toThrow(/abort|timeout/i);
+    await expect(gaveUp).rejects.toThrow(/abort/i);
     expect((await fake.waitForRobotMessages(1, { timeoutMs: 2000 }))[0]?.content).toBe("slow");
     expect(fake.requests()[0]?.reply).toEqual({ httpStatus: 200, errcode: 0 });
   });
