@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target, state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deliveries_fifo ON deliveries (target, state, created_at);
+CREATE INDEX IF NOT EXISTS deliveries_sent ON deliveries (state, target, sent_at);
 CREATE INDEX IF NOT EXISTS deliveries_request ON deliveries (request_id);
 CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, created_at);
 `;
