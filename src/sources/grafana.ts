@@ -54,27 +54,17 @@ export function grafanaEvents(body: unknown): Parsed<Event[]> {
   if (!shape.ok) return shape;
   const version = shape.value.version;
 
-  if (version === "1") {
-    const parsed = parsePayload(grafanaPayload, body);
+  if (version === "1" || version === "4") {
+    // Version "4" is Alertmanager's format sent by Grafana: no query values.
+    const parsed = version === "1" ? parsePayload(grafanaPayload, body) : parsePayload(alertmanagerFormatPayload, body);
     if (!parsed.ok) return parsed;
     const { version: _version, alerts, ...group } = parsed.value;
     const described = alerts.map((alert) => ({
       ...alert,
-      valueText: valueText(alert.values),
+      valueText: version === "1" && "values" in alert ? valueText(alert.values as Record<string, number | null>) : "",
       distinctLabels: distinctLabels(alert.labels, group.commonLabels),
     }));
-    return { ok: true, value: [alertGroupEvent("grafana", { ...group, alerts: described }, { version: "1" })] };
-  }
-  if (version === "4") {
-    const parsed = parsePayload(alertmanagerFormatPayload, body);
-    if (!parsed.ok) return parsed;
-    const { version: _version, alerts, ...group } = parsed.value;
-    const described = alerts.map((alert) => ({
-      ...alert,
-      valueText: "",
-      distinctLabels: distinctLabels(alert.labels, group.commonLabels),
-    }));
-    return { ok: true, value: [alertGroupEvent("grafana", { ...group, alerts: described }, { version: "4" })] };
+    return { ok: true, value: [alertGroupEvent("grafana", { ...group, alerts: described }, { version })] };
   }
   const got = version === undefined ? "it is missing" : `got ${JSON.stringify(version)}`;
   return { ok: false, field: "version", error: `version: ${VERSION_ERROR}, ${got}` };

@@ -423,15 +423,7 @@ describe("parseConfig: defaults", () => {
 
 describe("LoadedConfig.lineOf", () => {
   const lines = [
-    "targets:",
-    "  sre-robot:",
-    "    type: robot",
-    "    webhook: ${ROBOT_WEBHOOK}",
-    "receivers:",
-    "  - name: sre",
-    "    targets: [sre-robot]",
-    "route:",
-    "  receiver: sre",
+    ...MINIMAL,
     "  routes:",
     "    - receiver: sre",
     "    - matchers:",
