@@ -46,6 +46,14 @@ function dispatcherOptions(relay: Relay): DispatcherOptions {
   };
 }
 
+/** Thrown for work that arrives while the relay is stopping; answered 503. */
+export class ShuttingDownError extends Error {
+  readonly status = 503;
+  constructor() {
+    super("shutting down");
+  }
+}
+
 interface PendingWrite {
   events: readonly Event[];
   messages: Message[];
@@ -94,6 +102,9 @@ export class Service {
    * one transaction (group commit), so one disk sync covers all of them.
    */
   accept(events: readonly Event[], options: { idempotencyKey?: string; match?: Match } = {}): Promise<Accepted> {
+    // A request that slipped past the readiness check while shutting down: refuse it
+    // (503, the sender retries) rather than write to a closing outbox.
+    if (this.stopped) return Promise.reject(new ShuttingDownError());
     const messages = this.routeAll(events, options.match);
     return new Promise<Accepted>((resolve, reject) => {
       this.pendingWrites.push({ events, messages, idempotencyKey: options.idempotencyKey, resolve, reject });

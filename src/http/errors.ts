@@ -44,6 +44,7 @@ function toHttpError(err: unknown): HttpError {
     case "request.aborted":
       return new HttpError(400, "request aborted by the client", undefined, "aborted");
   }
+  if (bodyError.status === 503) return new HttpError(503, "not ready", { reason: bodyError.message }, "not_ready");
   if (typeof bodyError.status === "number" && bodyError.status >= 400 && bodyError.status < 500) {
     return new HttpError(bodyError.status, bodyError.message ?? "bad request", undefined, "bad_request");
   }

@@ -42,3 +42,21 @@ describe("outbox writes", () => {
     expect(wecom.robotMessages().some((m) => /\bDiskFull\b/.test(m.content))).toBe(false);
   });
 });
+
+describe("accepting while shutting down", () => {
+  it("answers 503 (so the sender retries) for a webhook that arrives once the relay is stopping", async () => {
+    const wecom = await startFakeWeCom();
+    const relay = await startRelay(robotConfig(wecom.url));
+    try {
+      await relay.service.stop();
+      const res = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Late" }]));
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: string }).error).toBe("not ready");
+      expect((await fetch(`${relay.url}/-/ready`)).status).toBe(503);
+      await expect(relay.service.accept([])).rejects.toThrow("shutting down");
+    } finally {
+      await relay.close();
+      await wecom.close();
+    }
+  });
+});
