@@ -6,6 +6,7 @@ import { requireAuth } from "./http/auth.js";
 import { jsonBody, rawBody } from "./http/body.js";
 import { errorHandler, HttpError, sendError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
+import { requireGithubSignature, requireGrafanaSignature } from "./http/require-signature.js";
 import { wecomCallbackRouter } from "./http/wecom-callback.js";
 import { logger } from "./log.js";
 import type { Service } from "./service.js";
@@ -13,14 +14,10 @@ import { alertmanagerEvents } from "./sources/alertmanager.js";
 import { apiMessage } from "./sources/api.js";
 import { githubEvents } from "./sources/github.js";
 import { grafanaEvents } from "./sources/grafana.js";
-import { verifyGithubSignature, verifyGrafanaSignature } from "./http/signatures.js";
 import type { Parsed } from "./sources/validate.js";
 import type { Event } from "./types.js";
 
 type Endpoint = Exclude<keyof Config["auth"], "github">;
-
-/** A signed Grafana request older (or newer) than this is refused as a possible replay. */
-const MAX_SIGNATURE_AGE_S = 300;
 
 const KNOWN_WEBHOOKS = new Set(["alertmanager", "grafana", "github"]);
 
@@ -78,32 +75,10 @@ export function createApp(service: Service): express.Express {
 
   app.post("/webhook/alertmanager", notReady, auth("alertmanager"), readBody, jsonBody(), queueEvents(alertmanagerEvents));
 
-  // Grafana may sign bodies (hmac); checked over the raw bytes before parsing.
-  const grafanaSignature: RequestHandler = (req, _res, next) => {
-    const hmac = service.relay.config.auth.grafana?.hmac;
-    if (!hmac) return next();
-    const timestamp = hmac.timestamp_header === undefined ? undefined : (req.get(hmac.timestamp_header) ?? "");
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (!verifyGrafanaSignature(hmac.secret, raw, req.get(hmac.header), timestamp)) {
-      throw new HttpError(401, `missing or invalid ${hmac.header} signature`, undefined, "bad_signature");
-    }
-    if (timestamp !== undefined && Math.abs(Date.now() / 1000 - Number(timestamp)) > MAX_SIGNATURE_AGE_S) {
-      throw new HttpError(401, "stale signature timestamp", { max_age_seconds: MAX_SIGNATURE_AGE_S }, "stale_signature");
-    }
-    next();
-  };
+  const grafanaSignature = requireGrafanaSignature(() => service.relay.config.auth.grafana?.hmac);
   app.post("/webhook/grafana", notReady, auth("grafana"), readBody, grafanaSignature, jsonBody(), queueEvents(grafanaEvents));
 
-  // GitHub signs every delivery when a secret is set; then a signature is required.
-  const githubSignature: RequestHandler = (req, _res, next) => {
-    const secret = service.relay.config.auth.github?.secret;
-    if (secret === undefined) return next();
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    if (!verifyGithubSignature(secret, raw, req.get("X-Hub-Signature-256"))) {
-      throw new HttpError(401, "missing or invalid X-Hub-Signature-256", undefined, "bad_signature");
-    }
-    next();
-  };
+  const githubSignature = requireGithubSignature(() => service.relay.config.auth.github?.secret);
   app.post("/webhook/github", notReady, readBody, githubSignature, jsonBody({ form: true }), async (req, res) => {
     const delivery = req.get("X-GitHub-Delivery");
     const events = valueOrBadRequest(
