@@ -36,6 +36,8 @@ export interface DispatcherOptions {
 }
 
 const RATE_ERRCODE = 45009;
+/** A wait longer than scheduling noise counts as throttled. */
+const THROTTLED_AFTER_MS = 5;
 const PURGE_EVERY_MS = 3_600_000;
 const KEEP_FINISHED_MS = 7 * 86_400_000;
 
@@ -290,14 +292,17 @@ export class Dispatcher {
     const throttle = this.receiverThrottles.get(receiver);
     const receiverLimiter = throttle && this.limiter(this.receiverLimiters, receiver, throttle);
     const queuedAt = Date.now();
-    const run = () =>
-      targetLimiter.schedule(() => {
+    const run = () => {
+      const targetQueuedAt = Date.now();
+      if (receiverLimiter && targetQueuedAt - queuedAt > THROTTLED_AFTER_MS) this.metrics.throttled.inc({ limiter: receiver });
+      return targetLimiter.schedule(() => {
         // Shutdown, or a 45009 on this robot while the send waited its turn: not now.
         if (this.stopping || (this.pausedUntil.get(runtime.paceKey) ?? 0) > Date.now()) return Promise.resolve(undefined);
-        if (Date.now() - queuedAt > 5) this.metrics.throttled.inc({ limiter: target });
+        if (Date.now() - targetQueuedAt > THROTTLED_AFTER_MS) this.metrics.throttled.inc({ limiter: target });
         this.lastSendAt.set(runtime.paceKey, Date.now());
         return send();
       });
+    };
     try {
       return await (receiverLimiter ? receiverLimiter.schedule(run) : run());
     } catch (err) {

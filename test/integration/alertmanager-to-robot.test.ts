@@ -110,6 +110,7 @@ describe("Alertmanager webhook to WeCom robot", () => {
     // Throttled sends are 525 ms apart (unthrottled ones about 10 ms); measured where they
     // arrive, allow for a busy machine's jitter.
     for (let i = 2; i < times.length; i++) expect(times[i]! - times[i - 2]!).toBeGreaterThanOrEqual(900);
+    expect(await relay.metric("wecom_relay_throttled_total", { limiter: "sre" })).toBeGreaterThanOrEqual(3);
   });
 
   it("pauses every target on a robot after a 45009, not just the one that got it", async () => {
