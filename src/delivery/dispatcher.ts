@@ -65,6 +65,8 @@ function retireLimiters(pool: LimiterPool, currentRate: (name: string) => RateLi
   }
 }
 
+type RowsById = ReadonlyMap<string, StoredDelivery>;
+
 interface Worker {
   running: Promise<void>;
   wake: () => void;
@@ -117,18 +119,19 @@ export class Dispatcher {
     retireLimiters(this.receiverLimiters, (name) => receiverThrottles.get(name));
     this.options = options;
     this.sends.concurrency = options.concurrency;
-    for (const target of this.store.queuedTargets()) {
+    const queued = this.store.queuedTargets();
+    for (const target of queued) {
       if (!targets.has(target)) {
         logger.warn("queued messages wait for a target that is not in the config", { target });
       }
     }
-    this.start();
+    this.start(queued);
   }
 
   /** Starts a worker for every target with queued rows. */
-  start(): void {
+  start(queued: readonly string[] = this.store.queuedTargets()): void {
     if (this.stopping) return;
-    for (const target of this.store.queuedTargets()) this.notify(target);
+    for (const target of queued) this.notify(target);
     this.purgeTimer ??= setInterval(() => this.store.purge(Date.now() - KEEP_FINISHED_MS), PURGE_EVERY_MS).unref();
   }
 
@@ -199,7 +202,7 @@ export class Dispatcher {
         await sleep(resumeAt - now);
         continue;
       }
-      const units = this.nextUnits(target, runtime, now);
+      const { units, rows } = this.nextUnits(target, runtime, now);
       if (units.length === 0) {
         const nextDue = this.store.nextDueAt(target);
         // Idle: leave the map now, in this same turn, so a notify() that follows starts a
@@ -211,33 +214,34 @@ export class Dispatcher {
       for (const unit of units) {
         // A reload may have removed or changed the target: re-plan with the new config.
         if (this.stopping || this.targets.get(target) !== runtime) break;
-        await this.deliver(target, runtime, unit);
+        await this.deliver(target, runtime, unit, rows);
         if ((this.pausedUntil.get(runtime.paceKey) ?? 0) > Date.now()) break;
       }
     }
   }
 
-  /** The next thing(s) to send: the oldest row, or digests of the whole backlog. */
-  private nextUnits(target: string, runtime: TargetRuntime, now: number): SendUnit[] {
+  /**
+   * The next thing(s) to send: the oldest row, or digests of the whole backlog; with the
+   * rows they carry, so delivering them needs no second read.
+   */
+  private nextUnits(target: string, runtime: TargetRuntime, now: number): { units: SendUnit[]; rows: RowsById } {
     const interval = paceInterval(runtime.rateLimit);
     // Enough to tell whether the backlog passed the coalescing threshold.
     const queued = this.store.dueCount(target, now, Math.ceil(this.options.coalesceAfterMs / interval) + 1);
-    if (queued === 0) return [];
-    if (!shouldCoalesce(queued, interval, this.options.coalesceAfterMs)) {
-      const [row] = this.store.due(target, now, 1);
-      return row ? [{ message: row.message, rowIds: [row.id], coalesced: false }] : [];
-    }
-    const rows = this.store.due(target, now, this.options.maxDigestRows ?? 5000);
+    const coalesce = shouldCoalesce(queued, interval, this.options.coalesceAfterMs);
+    const rows = queued === 0 ? [] : this.store.due(target, now, coalesce ? (this.options.maxDigestRows ?? 5000) : 1);
+    const byId: RowsById = new Map(rows.map((row) => [row.id, row]));
+    if (!coalesce) return { units: rows.map((row) => ({ message: row.message, rowIds: [row.id], coalesced: false })), rows: byId };
     const units = packDigests(rows, target, runtime.byteLimit, this.options.renderDigest);
     const merged = units.filter((unit) => unit.coalesced).reduce((sum, unit) => sum + unit.rowIds.length, 0);
     if (merged > 0) {
       this.metrics.coalesced.inc({ target }, merged);
       logger.info("backlog coalesced into digests", { target, rows: rows.length, messages: units.length });
     }
-    return units;
+    return { units, rows: byId };
   }
 
-  private async deliver(target: string, runtime: TargetRuntime, unit: SendUnit): Promise<void> {
+  private async deliver(target: string, runtime: TargetRuntime, unit: SendUnit, rows: RowsById): Promise<void> {
     const result = await this.paced(target, runtime, unit.message.receiver, () =>
       // A send still waiting for a free slot when shutdown begins is not started.
       this.sends.add(async () => (this.stopping ? undefined : this.safeSend(runtime.channel, unit))),
@@ -249,10 +253,12 @@ export class Dispatcher {
       this.metrics.wecomErrors.inc({ errcode: String(result.errcode) });
     }
     if (result.kind === "ok") {
-      const rows = unit.rowIds.map((id) => this.store.get(id)).filter((row): row is StoredDelivery => !!row);
       this.store.markSent(unit.rowIds, now);
       logger.debug("delivered", { target, rows: unit.rowIds.length, coalesced: unit.coalesced, events: unit.message.eventIds });
-      for (const row of rows) this.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
+      for (const id of unit.rowIds) {
+        const row = rows.get(id);
+        if (row) this.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
+      }
       return;
     }
     if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
@@ -260,15 +266,22 @@ export class Dispatcher {
       this.pausedUntil.set(runtime.paceKey, now + runtime.rateLimit.per);
       logger.warn("WeCom rate limit hit; pausing the target for its window", { target, pauseMs: runtime.rateLimit.per });
     }
-    this.failed(target, unit, result, now, runtime.rateLimit.per);
+    this.failed(target, unit, rows, result, now, runtime.rateLimit.per);
   }
 
-  private failed(target: string, unit: SendUnit, result: Exclude<SendResult, { kind: "ok" }>, now: number, windowMs: number) {
+  private failed(
+    target: string,
+    unit: SendUnit,
+    rows: RowsById,
+    result: Exclude<SendResult, { kind: "ok" }>,
+    now: number,
+    windowMs: number,
+  ) {
     const effective =
       result.kind === "retry" && result.errcode === RATE_ERRCODE ? { ...result, afterMs: windowMs } : result;
     let retrying = 0;
     for (const id of unit.rowIds) {
-      const row = this.store.get(id);
+      const row = rows.get(id);
       if (!row) continue;
       const decision = decideRetry(effective, row, now, this.options.retry);
       if (decision.action === "retry") {
