@@ -6,7 +6,10 @@ import type { Server } from "node:http";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { formatConfigError, type ConfigError } from "./config/errors.js";
 import { parseListen } from "./listen.js";
-import { logger } from "./log.js";
+import { logger, logLevelProblem } from "./log.js";
+import { packageVersion } from "./paths.js";
+import type { Relay } from "./relay.js";
+import { isLoopback, printedTargetsBanner, unauthenticatedSources } from "./serve-notices.js";
 import { createApp } from "./server.js";
 import { loadRelay, Service } from "./service.js";
 import { sourceAdapters } from "./sources/index.js";
@@ -18,8 +21,10 @@ const USAGE = `Usage:
   wecom-relay check [--config FILE]
   wecom-relay routes test [--config FILE] [--expect RECEIVER,...] label=value ...
   wecom-relay render [--config FILE] --source SOURCE [--event GITHUB_EVENT] [--template NAME] [--format text|markdown] --payload FILE.json
+  wecom-relay --version
 
-Environment: WECOM_RELAY_CONFIG, WECOM_RELAY_LISTEN, WECOM_RELAY_DATA_DIR, WECOM_RELAY_LOG_LEVEL.
+Environment: WECOM_RELAY_CONFIG, WECOM_RELAY_LISTEN, WECOM_RELAY_DATA_DIR,
+WECOM_RELAY_LOG_LEVEL (error, warn, info, debug or silent).
 `;
 
 class UsageError extends Error {}
@@ -70,7 +75,8 @@ function routesTest(args: string[]): number {
   const matches = built.relay.routes.match(labels);
   for (const match of matches) {
     const targets = built.relay.receiver(match.receiver)?.targets.join(",") ?? "";
-    console.log(`${match.receiver}\ttargets=${targets}\ttemplate=${match.template}\tformat=${match.format}\troute=${match.route}`);
+    const mention = match.mention.length > 0 ? `\tmention=${match.mention.join(",")}` : "";
+    console.log(`${match.receiver}\ttargets=${targets}\ttemplate=${match.template}\tformat=${match.format}${mention}\troute=${match.route}`);
   }
   if (values.expect !== undefined) {
     const got = matches.map((m) => m.receiver).join(",");
@@ -169,6 +175,7 @@ async function serve(args: string[]): Promise<number> {
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   const address = server.address();
   logger.info("listening", { address: typeof address === "object" && address ? `${address.address}:${address.port}` : address, config: file });
+  announce(service.relay, listen.host, typeof address === "object" && address ? address.port : listen.port);
 
   process.on("SIGHUP", () => service.reload());
   return new Promise<number>((resolve) => {
@@ -183,6 +190,17 @@ async function serve(args: string[]): Promise<number> {
   });
 }
 
+/** The first-run banner, and a warning for each source open beyond this machine. */
+function announce(relay: Relay, host: string | undefined, port: number): void {
+  const printed = relay.printedTargets();
+  const shownHost = host === undefined || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  if (printed.length > 0) console.error(printedTargetsBanner(printed, `http://${shownHost}:${port}`));
+  if (isLoopback(host)) return;
+  for (const source of unauthenticatedSources(relay.config.auth)) {
+    logger.warn("listening beyond loopback with a source that accepts anyone: set its credentials under auth", { source });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -190,6 +208,12 @@ export async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
+    if (argv.includes("--version") || argv.includes("-V")) {
+      console.log(packageVersion());
+      return 0;
+    }
+    const levelProblem = logLevelProblem();
+    if (levelProblem !== undefined) throw new UsageError(levelProblem);
     switch (command) {
       case undefined:
         return await serve([]);

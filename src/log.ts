@@ -70,7 +70,18 @@ function errorReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-const level = process.env.WECOM_RELAY_LOG_LEVEL ?? "info";
+/** What WECOM_RELAY_LOG_LEVEL may say. */
+export const LOG_LEVELS = ["error", "warn", "info", "debug", "silent"] as const;
+
+/** Why WECOM_RELAY_LOG_LEVEL cannot be used, or undefined when it can (or is unset). */
+export function logLevelProblem(value: string | undefined = process.env.WECOM_RELAY_LOG_LEVEL): string | undefined {
+  if (value === undefined || (LOG_LEVELS as readonly string[]).includes(value)) return undefined;
+  return `WECOM_RELAY_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`;
+}
+
+// An invalid level is reported by the CLI before anything runs; "info" until then.
+const configuredLevel = process.env.WECOM_RELAY_LOG_LEVEL;
+const level = configuredLevel !== undefined && logLevelProblem(configuredLevel) === undefined ? configuredLevel : "info";
 
 export const logger = winston.createLogger({
   level: level === "silent" ? "error" : level,

@@ -3,9 +3,9 @@
 // knows every stage.
 import { createHash } from "node:crypto";
 import { isAbsolute, resolve, dirname } from "node:path";
-import type { Channel } from "./channels/channel.js";
 import { createAppChannel } from "./channels/wecom/app.js";
-import { createRobotChannel, robotKey } from "./channels/wecom/robot.js";
+import { createLogChannel } from "./channels/log.js";
+import { createRobotChannel, robotEndpoint } from "./channels/wecom/robot.js";
 import type { TokenCache } from "./channels/wecom/token.js";
 import type { ConfigError } from "./config/errors.js";
 import type { LoadedConfig } from "./config/load.js";
@@ -18,7 +18,7 @@ import type { Metrics } from "./metrics.js";
 import { neutralizeMentions, renderMessages, type RenderTarget } from "./render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "./render/templates.js";
 import { compileRouteTree, type RouteTree } from "./routing/tree.js";
-import type { Event, Format, Match, Message } from "./types.js";
+import type { Event, Format, Match, Message, MessageType } from "./types.js";
 
 /** WeCom's own limit for a group robot. */
 export const ROBOT_DEFAULT_RATE: RateLimit = { max: 20, per: 60_000 };
@@ -81,7 +81,7 @@ export class Relay {
     shareStrictestPace(targets);
 
     if (errors.length > 0 || "errors" in compiled || "errors" in loadedTemplates) return { errors };
-    const warnings = [...loaded.warnings, ...routeWarnings(config.route, at)];
+    const warnings = [...loaded.warnings, ...routeWarnings(config.route, at), ...printedTargetWarnings(loaded, at)];
     return { relay: new Relay(loaded, compiled.tree, loadedTemplates.templates, targets, warnings) };
   }
 
@@ -103,6 +103,11 @@ export class Relay {
       if (rendered.fallback !== undefined) fallbacks.push({ template: match.template, error: rendered.fallback });
     }
     return { event, matches, messages, fallbacks };
+  }
+
+  /** Targets that print instead of sending, with the variables that would make each real. */
+  printedTargets(): { name: string; variables: string[] }[] {
+    return printedTargets(this.loaded);
   }
 
   /** Callback credentials of an app target that has a callback configured. */
@@ -215,27 +220,34 @@ export function bestEffortErrors(
 
 function buildTarget(name: string, target: Config["targets"][string], config: Config, deps: RelayDeps): TargetRuntime & { kind: ChannelKind } {
   const common = { name, apiBase: config.wecom.api_base, timeoutMs: config.wecom.timeout };
-  const channel: Channel =
-    target.type === "robot"
-      ? createRobotChannel({ ...common, webhook: target.webhook })
-      : createAppChannel({
-          ...common,
-          target,
-          tokens: deps.tokens,
-          ...(deps.metrics && { metrics: deps.metrics }),
-          onInvalidRecipients: () => deps.metrics?.invalidRecipients.inc({ target: name }),
-        });
-  const kind = target.type;
+  const robotRate = target.rate_limit ?? ROBOT_DEFAULT_RATE;
+  const robotLimit = (msgtype: MessageType) => byteLimit("robot", msgtype);
+  if (target.type === "app") {
+    return {
+      kind: "app",
+      channel: createAppChannel({
+        ...common,
+        target,
+        tokens: deps.tokens,
+        ...(deps.metrics && { metrics: deps.metrics }),
+        onInvalidRecipients: () => deps.metrics?.invalidRecipients.inc({ target: name }),
+      }),
+      rateLimit: target.rate_limit ?? APP_DEFAULT_RATE,
+      paceKey: `app:${name}`,
+      byteLimit: (msgtype) => byteLimit("app", msgtype),
+    };
+  }
+  if (target.type === "log" || target.webhook === undefined) {
+    // Printed as a robot would receive it, paced like one, so a trial run shows what a real robot gets.
+    return { kind: "robot", channel: createLogChannel({ name }), rateLimit: robotRate, paceKey: `log:${name}`, byteLimit: robotLimit };
+  }
   return {
-    kind,
-    channel,
-    rateLimit: target.rate_limit ?? (kind === "robot" ? ROBOT_DEFAULT_RATE : APP_DEFAULT_RATE),
-    // WeCom limits a robot per webhook key, however many targets name it.
-    paceKey:
-      target.type === "robot"
-        ? `robot:${createHash("sha256").update(`${config.wecom.api_base}\0${robotKey(target.webhook)}`).digest("hex")}`
-        : `app:${name}`,
-    byteLimit: (msgtype) => byteLimit(kind, msgtype),
+    kind: "robot",
+    channel: createRobotChannel({ ...common, webhook: target.webhook }),
+    rateLimit: robotRate,
+    // WeCom limits a robot per webhook, however many targets name it.
+    paceKey: `robot:${createHash("sha256").update(robotEndpoint(target.webhook, config.wecom.api_base)).digest("hex")}`,
+    byteLimit: robotLimit,
   };
 }
 
@@ -288,4 +300,23 @@ function routeWarnings(root: RouteNodeConfig, at: (path: (string | number)[], me
     .map((route) =>
       at([...route.path, "mention"], '"@all" cannot be mentioned in markdown (WeCom supports it in text messages only); use format: text on this route'),
     );
+}
+
+/** Log targets, and robots whose webhook was left out (an empty `${VAR:-}`). */
+function printedTargets(loaded: LoadedConfig): { name: string; variables: string[] }[] {
+  return Object.entries(loaded.config.targets).flatMap(([name, target]) => {
+    if (target.type === "log") return [{ name, variables: [] }];
+    if (target.type !== "robot" || target.webhook !== undefined) return [];
+    const unset = loaded.unset.find((entry) => entry.path.join("\0") === ["targets", name, "webhook"].join("\0"));
+    return [{ name, variables: unset?.variables ?? [] }];
+  });
+}
+
+function printedTargetWarnings(loaded: LoadedConfig, at: (path: (string | number)[], message: string) => ConfigError): ConfigError[] {
+  return printedTargets(loaded)
+    .filter((target) => loaded.config.targets[target.name]?.type === "robot")
+    .map(({ name, variables }) => {
+      const fix = variables.length > 0 ? `set ${variables.join(" or ")} to send to a real robot` : "set webhook to send to a real robot";
+      return at(["targets", name], `robot "${name}" has no webhook: its messages are printed, not sent (${fix})`);
+    });
 }

@@ -35,8 +35,8 @@ function file(name: string, content: string): string {
 }
 
 describe("wecom-relay check", () => {
-  it("accepts the shipped routes.yml and exits 0", () => {
-    const { code, stdout } = run(["check"]);
+  it("accepts the shipped routes.yml with nothing set and exits 0", () => {
+    const { code, stdout } = run(["check"], {});
     expect(code).toBe(0);
     expect(stdout).toMatch(/^routes\.yml: ok \(1 targets, 1 receivers, \d+ templates\)/);
   });
@@ -132,10 +132,16 @@ describe("wecom-relay check", () => {
 });
 
 describe("wecom-relay routes test", () => {
-  it("prints the receivers an event reaches, with targets, template and format", () => {
-    const { code, stdout } = run(["routes", "test", "source=alertmanager", "severity=critical"]);
+  it("prints the receivers an event reaches, with targets, template, format and mentions", () => {
+    const { code, stdout } = run(["routes", "test", "source=alertmanager", "severity=critical", "status=firing"]);
     expect(code).toBe(0);
-    expect(stdout.trim()).toBe("sre\ttargets=sre-robot\ttemplate=alertmanager\tformat=text\troute=route.routes[0]");
+    expect(stdout.trim()).toBe("sre\ttargets=sre-robot\ttemplate=alertmanager\tformat=text\tmention=@all\troute=route.routes[0]");
+  });
+
+  it("needs no secrets: it sends nothing", () => {
+    const { code, stdout } = run(["routes", "test", "source=alertmanager", "severity=critical", "status=resolved"], {});
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe("sre\ttargets=sre-robot\ttemplate=alertmanager\tformat=markdown\troute=route");
   });
 
   it("exits 0 when --expect matches and 1 when it does not", () => {
@@ -180,6 +186,19 @@ describe("wecom-relay render", () => {
     expect(run(["render", "--source", "github", "--payload", payload]).code).toBe(2);
   });
 
+  it("refuses a GitHub payload that does not fit the --event named, instead of rendering an empty message", () => {
+    const payload = file("pr-as-push.json", JSON.stringify(pullRequestPayload("opened")));
+    const { code, stderr } = run(["render", "--source", "github", "--event", "release", "--payload", payload], {});
+    expect(code).toBe(1);
+    expect(stderr).toContain("release: missing; a release event always has it");
+  });
+
+  it("renders the shipped examples with nothing set", () => {
+    const { code, stdout } = run(["render", "--source", "alertmanager", "--payload", "examples/alertmanager-firing.json"], {});
+    expect(code).toBe(0);
+    expect(stdout).toContain("DiskFull");
+  });
+
   it("exits 1 for a payload the source rejects, naming the field", () => {
     const payload = file("bad.json", JSON.stringify({ version: "4", status: "firing" }));
     const { code, stderr } = run(["render", "--source", "alertmanager", "--payload", payload]);
@@ -200,6 +219,18 @@ describe("usage errors", () => {
     expect(code).toBe(2);
     expect(stderr).toContain(message);
     expect(stderr).toContain("Usage:");
+  });
+
+  it("exits 2 for an unknown WECOM_RELAY_LOG_LEVEL, naming the levels", () => {
+    const { code, stderr } = run(["check"], { WECOM_RELAY_LOG_LEVEL: "verbose" });
+    expect(code).toBe(2);
+    expect(stderr).toContain("WECOM_RELAY_LOG_LEVEL must be one of error, warn, info, debug, silent");
+  });
+
+  it("prints the package version with --version and exits 0", () => {
+    const { code, stdout } = run(["--version"]);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it("prints usage with --help and exits 0", () => {

@@ -9,6 +9,8 @@ export interface EnvExpansion {
    * `${NAME:default}` or an unclosed `${NAME`. They are left in `value` as written.
    */
   malformed: string[];
+  /** Every variable the text refers to, each named once. */
+  names: string[];
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
@@ -22,6 +24,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 export function expandEnv(text: string, env: NodeJS.ProcessEnv): EnvExpansion {
   let value = "";
   const missing = new Set<string>();
+  const names = new Set<string>();
   const malformed: string[] = [];
   let i = 0;
   while (i < text.length) {
@@ -49,6 +52,7 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv): EnvExpansion {
       i = dollar + reference.text.length;
       continue;
     }
+    names.add(reference.name);
     const set = env[reference.name];
     if (reference.fallback !== undefined) {
       value += set === undefined || set === "" ? reference.fallback : set;
@@ -59,7 +63,7 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv): EnvExpansion {
     }
     i = reference.end;
   }
-  return { value, missing: [...missing], malformed };
+  return { value, missing: [...missing], malformed, names: [...names] };
 }
 
 export interface ShieldedText {

@@ -31,6 +31,16 @@ export interface LoadedConfig {
   warnings: ConfigError[];
   /** The line of `path` in the file, or of its nearest ancestor that is written there. */
   lineOf(path: ConfigPath): number | undefined;
+  /**
+   * Settings left out because their `${VAR:-}` expanded to nothing, with the variables
+   * that would set them (e.g. a robot webhook: set it and the robot is real).
+   */
+  unset: UnsetSetting[];
+}
+
+export interface UnsetSetting {
+  path: ConfigPath;
+  variables: string[];
 }
 
 /**
@@ -76,7 +86,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
     // A value whose variable is missing already has its error; its schema error would be noise.
     const isUnexpanded = (problem: Problem): boolean =>
       source.unexpanded.has(pathKey(problem.linePath ?? problem.path));
-    problems.push(...schemaProblems.filter((problem) => !isUnexpanded(problem)));
+    // A required setting left out by an empty `${VAR:-}` says which variable to set.
+    const emptied = new Map(source.unset.map((entry) => [pathKey(entry.path), entry.variables]));
+    const withHint = (problem: Problem): Problem => {
+      const variables = emptied.get(pathKey(problem.path));
+      return variables ? { ...problem, message: `${problem.message} (${variables.join(", ")} is empty or not set)` } : problem;
+    };
+    problems.push(...schemaProblems.filter((problem) => !isUnexpanded(problem)).map(withHint));
   }
   const partial = { data: source.data, secrets, lineOf: source.lineOf };
   if (!parsed.success || problems.length > 0) return { errors: report(problems), partial };
@@ -90,6 +106,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv):
       secrets: collectSecrets(parsed.data),
       warnings: report([...source.warnings, ...references.warnings]),
       lineOf: source.lineOf,
+      unset: source.unset,
     },
   };
 }
@@ -106,6 +123,8 @@ interface YamlSource {
   warnings: Problem[];
   /** Paths (as `pathKey`) of values whose variables could not be expanded. */
   unexpanded: Set<string>;
+  /** Map entries removed because their references expanded to nothing. */
+  unset: UnsetSetting[];
   lineOf(path: ConfigPath): number | undefined;
 }
 
@@ -119,6 +138,7 @@ function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
   const problems: Problem[] = [];
   const keyPaths = new Map<number, ConfigPath>();
   const unexpanded = new Set<string>();
+  const unset: UnsetSetting[] = [];
   // Keys are names, not values: references in them are kept as written, not expanded.
   walkScalars(doc.contents, [], (scalar, _path, role) => {
     if (role === "key" && typeof scalar.value === "string") scalar.value = shield.restore(scalar.value);
@@ -129,10 +149,17 @@ function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
       return;
     }
     const line = scalar.range ? lineAt(scalar.range[0]) : undefined;
-    const envProblems = expandScalar(doc, scalar, shield, env).map((message) => ({ path, line, message }));
+    const expansion = expandScalar(doc, scalar, shield, env);
+    const envProblems = expansion.problems.map((message) => ({ path, line, message }));
     if (envProblems.length > 0) unexpanded.add(pathKey(path));
     problems.push(...envProblems);
+    // `key: ${VAR:-}` with VAR unset or empty: the setting is left out, as if not written.
+    const isMapValue = typeof path.at(-1) === "string";
+    if (isMapValue && envProblems.length === 0 && expansion.variables.length > 0 && scalar.value === "") {
+      unset.push({ path, variables: expansion.variables });
+    }
   });
+  for (const { path } of unset) doc.deleteIn(path);
   const syntaxProblems = [
     ...doc.errors.map((error) => yamlProblem(error, lineAt, keyPaths, shield)),
     ...unresolvedAliases(doc, lineAt),
@@ -155,6 +182,7 @@ function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
     problems,
     warnings: doc.warnings.map((warning) => yamlProblem(warning, lineAt, keyPaths, shield)),
     unexpanded,
+    unset,
     lineOf: (path) => findLine(doc, lineAt, path),
   };
 }
@@ -238,18 +266,27 @@ function unresolvedAliases(doc: Document, lineAt: (offset: number) => number): P
 // ---------------------------------------------------------------------------------------
 // ${ENV} expansion, per scalar after parsing, so a value can never inject YAML structure
 
-/** Expands the scalar in place and returns what went wrong, one message per problem. */
-function expandScalar(doc: Document, scalar: Scalar, shield: ShieldedText, env: NodeJS.ProcessEnv): string[] {
-  if (typeof scalar.value !== "string") return [];
-  const { value, missing, malformed } = expandEnv(shield.restore(scalar.value), env);
+/**
+ * Expands the scalar in place; returns what went wrong (one message per problem) and the
+ * variables it refers to.
+ */
+function expandScalar(
+  doc: Document,
+  scalar: Scalar,
+  shield: ShieldedText,
+  env: NodeJS.ProcessEnv,
+): { problems: string[]; variables: string[] } {
+  if (typeof scalar.value !== "string") return { problems: [], variables: [] };
+  const { value, missing, malformed, names } = expandEnv(shield.restore(scalar.value), env);
   if (value !== scalar.value) {
     const plain = scalar.type === Scalar.PLAIN && !scalar.tag;
     scalar.value = plain ? resolvePlain(doc, value) : value;
   }
-  return [
+  const problems = [
     ...missing.map((name) => `environment variable ${name} is not set (use \${${name}:-default} for a default)`),
     ...malformed.map((reference) => `malformed variable reference${referenceName(reference)}: use \${NAME} or \${NAME:-default}`),
   ];
+  return { problems, variables: names };
 }
 
 /** Only the variable name: the rest of a malformed reference may be a secret meant as a default. */

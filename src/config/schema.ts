@@ -73,8 +73,17 @@ const grafanaAuth = z
 
 const robotTarget = z.strictObject({
   type: z.literal("robot"),
-  /** A full webhook URL, or just the key. */
-  webhook: secret,
+  /**
+   * A full webhook URL (used as written, host included), or just the key (sent to
+   * wecom.api_base). Left out (e.g. an empty `${VAR:-}`): messages are printed, not sent.
+   */
+  webhook: secret.optional(),
+  rate_limit: rateLimit.optional(),
+});
+
+/** Prints each message as WeCom would receive it from a robot; sends nothing. */
+const logTarget = z.strictObject({
+  type: z.literal("log"),
   rate_limit: rateLimit.optional(),
 });
 
@@ -168,7 +177,7 @@ export const configSchema = z.strictObject({
       api: bearerOrBasic.optional(),
     })
     .prefault({}),
-  targets: z.record(name, z.discriminatedUnion("type", [robotTarget, appTarget])),
+  targets: z.record(name, z.discriminatedUnion("type", [robotTarget, appTarget, logTarget])),
   receivers: z
     .array(
       z.strictObject({
@@ -185,6 +194,7 @@ export type Config = z.output<typeof configSchema>;
 export type TargetConfig = Config["targets"][string];
 export type RobotTargetConfig = z.output<typeof robotTarget>;
 export type AppTargetConfig = z.output<typeof appTarget>;
+export type LogTargetConfig = z.output<typeof logTarget>;
 export type ReceiverConfig = Config["receivers"][number];
 export type RateLimit = z.output<typeof rateLimit>;
 export type InboundCredentials = z.output<typeof bearerOrBasic>;

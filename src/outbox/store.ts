@@ -125,7 +125,8 @@ export class OutboxStore {
       queuedTargets: db.prepare("SELECT DISTINCT target FROM deliveries WHERE state = 'queued'").pluck(),
       depth: db.prepare("SELECT target, count(*) AS n FROM deliveries WHERE state = 'queued' GROUP BY target"),
       markSent: db.prepare(
-        "UPDATE deliveries SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ? AND state = 'queued'",
+        // The error of an earlier attempt no longer describes a delivered message.
+        "UPDATE deliveries SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND state = 'queued'",
       ),
       markRetry: db.prepare(
         `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?

@@ -68,6 +68,14 @@ export function githubEvents(input: GithubDelivery): Parsed<Event[]> {
   // GitHub's handshake when a webhook is created: answered, never forwarded.
   if (eventName === "ping") return { ok: true, value: [] };
 
+  const missing = missingEventField(eventName, parsed.value);
+  if (missing !== undefined) {
+    return {
+      ok: false,
+      field: missing,
+      error: `${missing}: missing; a ${eventName} event always has it (does X-GitHub-Event name the right event?)`,
+    };
+  }
   const payload = withoutSecrets(parsed.value) as Payload;
   const data = templateData(eventName, input.delivery, payload);
   const status = eventStatus(eventName, payload);
@@ -128,6 +136,38 @@ function eventLabels(eventName: string, payload: Payload, data: Payload, status:
   set("branch", data.branch);
   set("status", status);
   return labels;
+}
+
+/**
+ * The field GitHub always sends with each event: a payload without it was posted under
+ * the wrong event name, and would render a message with nothing in it.
+ */
+const EVENT_FIELD: Readonly<Record<string, string>> = {
+  push: "ref",
+  pull_request: "pull_request",
+  pull_request_review: "review",
+  pull_request_review_comment: "comment",
+  pull_request_review_thread: "thread",
+  issues: "issue",
+  issue_comment: "comment",
+  release: "release",
+  workflow_run: "workflow_run",
+  workflow_job: "workflow_job",
+  check_run: "check_run",
+  check_suite: "check_suite",
+  deployment: "deployment",
+  deployment_status: "deployment_status",
+  create: "ref",
+  delete: "ref",
+  status: "sha",
+  dependabot_alert: "alert",
+  code_scanning_alert: "alert",
+  secret_scanning_alert: "alert",
+};
+
+function missingEventField(eventName: string, payload: Payload): string | undefined {
+  const field = EVENT_FIELD[eventName];
+  return field !== undefined && (payload[field] === undefined || payload[field] === null) ? field : undefined;
 }
 
 const CI_EVENTS = new Set(["workflow_run", "workflow_job", "check_run", "check_suite"]);

@@ -25,7 +25,11 @@ describe("expandEnv", () => {
   });
 
   it("names a variable that is unset and has no default", () => {
-    expect(expandEnv("key=${ROBOT_KEY}", env)).toEqual({ value: "key=", missing: ["ROBOT_KEY"], malformed: [] });
+    expect(expandEnv("key=${ROBOT_KEY}", env)).toEqual({ value: "key=", missing: ["ROBOT_KEY"], malformed: [], names: ["ROBOT_KEY"] });
+  });
+
+  it("lists every variable referred to once, set or not", () => {
+    expect(expandEnv("${B}${HOST}${B:-x}", env).names).toEqual(["B", "HOST"]);
   });
 
   it("names every missing variable once, in order of appearance", () => {
@@ -33,7 +37,7 @@ describe("expandEnv", () => {
   });
 
   it("does not read the name of a reference from inside another one's default", () => {
-    expect(expandEnv("${NOPE:-${HOST}", env)).toEqual({ value: "${HOST", missing: [], malformed: [] });
+    expect(expandEnv("${NOPE:-${HOST}", env)).toEqual({ value: "${HOST", missing: [], malformed: [], names: ["NOPE"] });
   });
 
   it.each([
@@ -42,7 +46,7 @@ describe("expandEnv", () => {
     ["an empty name", "${}"],
     ["a reference that is never closed", "${HOST"],
   ])("reports %s as malformed and leaves it as written", (_name, text) => {
-    expect(expandEnv(`a ${text}`, env)).toEqual({ value: `a ${text}`, missing: [], malformed: [text] });
+    expect(expandEnv(`a ${text}`, env)).toEqual({ value: `a ${text}`, missing: [], malformed: [text], names: [] });
   });
 
   it("reports only the malformed reference and still expands the others", () => {
@@ -50,6 +54,7 @@ describe("expandEnv", () => {
       value: "relay.example ${bad name}",
       missing: [],
       malformed: ["${bad name}"],
+      names: ["HOST"],
     });
   });
 });

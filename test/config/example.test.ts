@@ -12,19 +12,37 @@ describe("the shipped example routes.yml", () => {
     RELAY_API_TOKEN: "example-api-token-0002",
   };
 
-  it("loads, compiles its routes and templates, and sends critical alerts as text mentioning @all", () => {
+  it("loads, compiles its routes and templates, and pages @all in text while a critical alert fires", () => {
     const built = loadRelay(file, env);
     if ("errors" in built) throw new Error(JSON.stringify(built.errors));
-    const [critical] = built.relay.routes.match({ source: "alertmanager", severity: "critical" });
+    const [critical] = built.relay.routes.match({ source: "alertmanager", severity: "critical", status: "firing" });
     expect(critical).toMatchObject({ receiver: "sre", format: "text", mention: ["@all"] });
-    const [other] = built.relay.routes.match({ source: "alertmanager", severity: "warning" });
+    const [other] = built.relay.routes.match({ source: "alertmanager", severity: "warning", status: "firing" });
     expect(other).toMatchObject({ receiver: "sre", format: "markdown", template: "alertmanager" });
   });
 
-  it("refuses to load without the robot webhook and the inbound tokens, naming each variable", () => {
-    const result = loadConfigFile(file, {});
-    const messages = "errors" in result ? result.errors.map((e) => e.message).join("\n") : "";
-    for (const variable of ["WECOM_ROBOT_WEBHOOK", "AM_TOKEN", "RELAY_API_TOKEN"]) expect(messages).toContain(variable);
+  it("mentions nobody when a critical alert resolves", () => {
+    const built = loadRelay(file, env);
+    if ("errors" in built) throw new Error(JSON.stringify(built.errors));
+    const matches = built.relay.routes.match({ source: "alertmanager", severity: "critical", status: "resolved" });
+    expect(matches).toEqual([expect.objectContaining({ receiver: "sre", format: "markdown", mention: [] })]);
+  });
+
+  it("loads with nothing set: the robot prints instead of sending, and the warning names the variable that makes it real", () => {
+    const built = loadRelay(file, {});
+    if ("errors" in built) throw new Error(JSON.stringify(built.errors));
+    expect(built.relay.printedTargets()).toEqual([{ name: "sre-robot", variables: ["WECOM_ROBOT_WEBHOOK"] }]);
+    expect(built.relay.config.auth).toEqual({ alertmanager: {}, api: {} });
+    expect(built.relay.config.server.listen).toBe("127.0.0.1:8080");
+    expect(built.relay.warnings.map((w) => w.message)).toContainEqual(expect.stringContaining("set WECOM_ROBOT_WEBHOOK to send to a real robot"));
+  });
+
+  it("sends to a real robot, with inbound credentials, once the variables are set", () => {
+    const built = loadRelay(file, env);
+    if ("errors" in built) throw new Error(JSON.stringify(built.errors));
+    expect(built.relay.printedTargets()).toEqual([]);
+    expect(built.relay.config.auth.alertmanager).toEqual({ bearer_token: env.AM_TOKEN });
+    expect(built.relay.warnings).toEqual([]);
   });
 
   it("renders digests whose payload summaries cannot ping anyone in markdown", () => {

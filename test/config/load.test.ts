@@ -60,6 +60,30 @@ describe("parseConfig: environment variables", () => {
     expect(loaded.config.templates).toEqual({ dir: "/srv/templates", timezone: "Etc/$UTC" });
   });
 
+  it("leaves out a setting whose ${VAR:-} expands to nothing, and says which variable would set it", () => {
+    const lines = ["auth:", "  alertmanager: { bearer_token: \"${AM_TOKEN:-}\" }", ...withTargets(["targets:", "  sre-robot:", "    type: robot", "    webhook: ${ROBOT_WEBHOOK:-}"])];
+    const loaded = load(lines, {});
+    expect(loaded.config.auth.alertmanager).toEqual({});
+    expect(loaded.config.targets["sre-robot"]).toEqual({ type: "robot" });
+    expect(loaded.unset).toEqual([
+      { path: ["auth", "alertmanager", "bearer_token"], variables: ["AM_TOKEN"] },
+      { path: ["targets", "sre-robot", "webhook"], variables: ["ROBOT_WEBHOOK"] },
+    ]);
+  });
+
+  it("keeps a setting whose ${VAR:-} variable is set", () => {
+    const loaded = load(withTargets(["targets:", "  sre-robot:", "    type: robot", "    webhook: ${ROBOT_WEBHOOK:-}"]));
+    expect(loaded.config.targets["sre-robot"]).toEqual({ type: "robot", webhook: ROBOT_WEBHOOK });
+    expect(loaded.unset).toEqual([]);
+  });
+
+  it("names the empty variable when the setting it left out is required", () => {
+    const lines = withTargets(["targets:", "  ops-app:", "    type: app", "    corp_id: ww1", "    secret: ${APP_SECRET:-}", "    agent_id: 1", "    to_user: [a]"], 4);
+    expect(errorsOf(lines, { APP_SECRET: "" })).toEqual([
+      "routes.yml:2: targets.ops-app.secret: is required (APP_SECRET is empty or not set)",
+    ]);
+  });
+
   it("reports a missing variable by name at the line of its value", () => {
     expect(errorsOf(MINIMAL, {})).toEqual([
       "routes.yml:4: targets.sre-robot.webhook: environment variable ROBOT_WEBHOOK is not set (use ${ROBOT_WEBHOOK:-default} for a default)",
@@ -219,14 +243,14 @@ describe("parseConfig: schema", () => {
   });
 
   it("reports a missing required key at the line of the map that lacks it", () => {
-    expect(errorsOf(withTargets(["targets:", "  sre-robot:", "    type: robot"], 4))).toEqual([
-      "routes.yml:2: targets.sre-robot.webhook: is required",
+    expect(errorsOf(withTargets(["targets:", "  sre-robot:", "    type: app", "    corp_id: ww1", "    agent_id: 1", "    to_user: [a]"]))).toEqual([
+      "routes.yml:2: targets.sre-robot.secret: is required",
     ]);
   });
 
   it("says which target types exist when the type is unknown", () => {
     expect(errorsOf(withTargets(["targets:", "  sre-robot:", "    type: bot", "    webhook: ${ROBOT_WEBHOOK}"]))).toEqual([
-      "routes.yml:3: targets.sre-robot: type must be robot or app",
+      "routes.yml:3: targets.sre-robot: type must be robot, app or log",
     ]);
   });
 

@@ -21,8 +21,14 @@ export function cliPath(): string {
   return cli;
 }
 
-export async function startChildRelay(configFile: string, dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<ChildRelay> {
-  const child = spawn(process.execPath, [cliPath(), "serve", "--config", configFile, "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+export async function startChildRelay(
+  configFile: string,
+  dataDir: string,
+  env: NodeJS.ProcessEnv = {},
+  options: { listen?: string } = {},
+): Promise<ChildRelay> {
+  const listen = options.listen ?? "127.0.0.1:0";
+  const child = spawn(process.execPath, [cliPath(), "serve", "--config", configFile, "--listen", listen, "--data-dir", dataDir], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -37,7 +43,8 @@ export async function startChildRelay(configFile: string, dataDir: string, env: 
       for (const line of lines) {
         logs.push(line);
         const address = /"msg":"listening".*"address":"([^"]+)"/.exec(line)?.[1];
-        if (address) resolve(`http://${address}`);
+        // Listening on every interface: reach it over loopback.
+        if (address) resolve(`http://${address.replace(/^(0\.0\.0\.0|::):/, "127.0.0.1:")}`);
       }
     };
     child.stdout!.on("data", onData);

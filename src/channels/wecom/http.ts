@@ -37,7 +37,7 @@ async function requestJson(
     // Reading the body is under the same deadline: a server may stall mid-body.
     text = await response.text();
   } catch (err) {
-    return { ok: false, failure: transportFailure(err, opts.timeoutMs) };
+    return { ok: false, failure: transportFailure(err, opts.timeoutMs, new URL(url).host) };
   }
 
   const statusFailure = classifyStatus(response);
@@ -77,11 +77,12 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
-function transportFailure(err: unknown, timeoutMs: number): HttpFailure {
+/** Names the host (never the path or query, which carry the key or token): "which proxy?" is the first question. */
+function transportFailure(err: unknown, timeoutMs: number, host: string): HttpFailure {
   if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
-    return { kind: "retry", error: `request timed out after ${timeoutMs} ms` };
+    return { kind: "retry", error: `request to ${host} timed out after ${timeoutMs} ms` };
   }
-  return { kind: "retry", error: `network error: ${networkReason(err)}` };
+  return { kind: "retry", error: `network error: ${networkReason(err)} (${host})` };
 }
 
 /** fetch wraps socket errors as TypeError("fetch failed", { cause }); the cause says what happened. */

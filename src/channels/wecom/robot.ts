@@ -10,7 +10,7 @@ export interface RobotChannelOptions {
   name: string;
   /** A full webhook URL (`...webhook/send?key=KEY`) or just the key. */
   webhook: string;
-  /** Where requests go, e.g. https://qyapi.weixin.qq.com; tests and proxies change it. */
+  /** Where a bare key's requests go, e.g. https://qyapi.weixin.qq.com. */
   apiBase: string;
   timeoutMs: number;
 }
@@ -42,16 +42,25 @@ export function robotKey(webhook: string): string {
   return value;
 }
 
+/**
+ * Where a robot's messages go: a full webhook URL as written, host included (an
+ * enterprise egress proxy, a local fake); a bare key under the API base. Throws on an
+ * unusable value, without repeating it.
+ */
+export function robotEndpoint(webhook: string, apiBase: string): string {
+  const key = robotKey(webhook);
+  const value = webhook.trim();
+  if (value !== key) return value;
+  return `${apiBase.replace(/\/+$/, "")}/cgi-bin/webhook/send?key=${encodeURIComponent(key)}`;
+}
+
 export function createRobotChannel(opts: RobotChannelOptions): Channel {
-  let key: string;
+  let endpoint: string;
   try {
-    key = robotKey(opts.webhook);
+    endpoint = robotEndpoint(opts.webhook, opts.apiBase);
   } catch (err) {
     throw new Error(`target "${opts.name}": ${(err as Error).message}`);
   }
-  // Always the configured API base: a webhook URL's own host is ignored on purpose, so
-  // a proxy or test server set in api_base sees every robot's traffic.
-  const endpoint = `${opts.apiBase.replace(/\/+$/, "")}/cgi-bin/webhook/send?key=${encodeURIComponent(key)}`;
 
   return {
     kind: "robot",
@@ -70,7 +79,8 @@ export function createRobotChannel(opts: RobotChannelOptions): Channel {
   };
 }
 
-function robotPayload(message: Message): Record<string, unknown> {
+/** The JSON body WeCom receives for one robot message. */
+export function robotPayload(message: Message): Record<string, unknown> {
   if (message.msgtype === "markdown") {
     // Robot markdown ignores mentioned_list; mentions live in the content as <@userid>.
     return { msgtype: "markdown", markdown: { content: message.content } };

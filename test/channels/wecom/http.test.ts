@@ -65,6 +65,6 @@ describe("postJson", () => {
 
     const outcome = await postJson(`${wecom.url}/cgi-bin/webhook/send?key=k`, {}, { timeoutMs: 100 });
 
-    expect(outcome).toEqual({ ok: false, failure: { kind: "retry", error: "request timed out after 100 ms" } });
+    expect(outcome).toEqual({ ok: false, failure: { kind: "retry", error: "request to 127.0.0.1:" + new URL(wecom.url).port + " timed out after 100 ms" } });
   });
 });

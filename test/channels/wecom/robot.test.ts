@@ -82,13 +82,26 @@ describe("robot channel send", () => {
     expect(wecom.robotMessages(KEY)[0]?.body).toEqual({ msgtype: "markdown", markdown: { content } });
   });
 
-  it.each([
-    ["a bare key", KEY],
-    ["a full URL to the real WeCom host", `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${KEY}`],
-    ["a full URL to some other host", `http://192.0.2.1:9/cgi-bin/webhook/send?key=${KEY}`],
-  ])("sends to api_base when configured with %s", async (_label, webhook) => {
-    expect(await robot(webhook).send(message())).toEqual({ kind: "ok" });
+  it("sends a bare key to api_base", async () => {
+    expect(await robot(KEY).send(message())).toEqual({ kind: "ok" });
     expect(wecom.robotMessages(KEY)).toHaveLength(1);
+  });
+
+  it("sends a full webhook URL as written, host included, whatever api_base says", async () => {
+    const channel = createRobotChannel({ name: "r", webhook: wecom.robotWebhook(KEY), apiBase: "http://192.0.2.1:9", timeoutMs: 1000 });
+
+    expect(await channel.send(message())).toEqual({ kind: "ok" });
+    expect(wecom.robotMessages(KEY)).toHaveLength(1);
+  });
+
+  it("names the host of a full webhook URL that cannot be reached, never its key", async () => {
+    const channel = createRobotChannel({ name: "r", webhook: `http://127.0.0.1:9/cgi-bin/webhook/send?key=${KEY}`, apiBase: wecom.url, timeoutMs: 1000 });
+
+    const result = await channel.send(message());
+
+    expect(result).toMatchObject({ kind: "retry", error: expect.stringContaining("(127.0.0.1:9)") });
+    expect(JSON.stringify(result)).not.toContain(KEY);
+    expect(wecom.robotMessages()).toHaveLength(0);
   });
 
   it("keeps a path prefix of api_base and ignores its trailing slash", async () => {
@@ -148,7 +161,7 @@ describe("robot channel send", () => {
     const started = Date.now();
     const result = await robot(KEY, 150).send(message());
 
-    expect(result).toEqual({ kind: "retry", error: "request timed out after 150 ms" });
+    expect(result).toEqual({ kind: "retry", error: `request to ${new URL(wecom.url).host} timed out after 150 ms` });
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
@@ -157,7 +170,8 @@ describe("robot channel send", () => {
     await closed.close();
     const channel = createRobotChannel({ name: "r", webhook: KEY, apiBase: closed.url, timeoutMs: 1000 });
 
-    expect(await channel.send(message())).toEqual({ kind: "retry", error: "network error: ECONNREFUSED" });
+    // The host is named (a wrong proxy is the usual cause); the key never is.
+    expect(await channel.send(message())).toEqual({ kind: "retry", error: `network error: ECONNREFUSED (${new URL(closed.url).host})` });
   });
 
   it("retries HTTP 429 no sooner than Retry-After says", async () => {
@@ -183,7 +197,7 @@ describe("robot channel send", () => {
     for (const fault of faults) wecom.failNext(1, fault, "robot");
 
     const results: SendResult[] = [];
-    for (const _ of faults) results.push(await robot(`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=${KEY}`).send(message()));
+    for (const _ of faults) results.push(await robot(wecom.robotWebhook(KEY)).send(message()));
 
     expect(results.map((r) => r.kind)).toEqual(["permanent", "permanent", "retry", "permanent", "retry"]);
     for (const result of results) expect(JSON.stringify(result)).not.toContain(KEY);
