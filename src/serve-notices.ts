@@ -36,7 +36,7 @@ export function printedTargetsBanner(printed: { name: string; variables: string[
     `  No WeCom robot is set for ${names}: each message is printed here as WeCom would receive it, and not sent.`,
     "",
     "  Send an example:",
-    `    curl -sS -H 'Content-Type: application/json' --data @examples/alertmanager-firing.json ${baseUrl}/webhook/alertmanager`,
+    `    curl -sS -H 'Content-Type: application/json' --data-binary @examples/alertmanager-firing.json ${baseUrl}/webhook/alertmanager`,
     "",
     `  Send to a real group robot${variables.length > 1 ? ` (${variables.join(", ")})` : ""}:`,
     `    ${real}`,

@@ -70,7 +70,7 @@ const cases: Record<string, (file: string) => void> = {
     expect(event.labels).toEqual({ ...diskFullLabels, status: "firing" });
     expect(event.data).toMatchObject({ firingCount: 2, resolvedCount: 0 });
     expect(event.data.alerts).toHaveLength(2);
-    expect(event.summary).toBe("[FIRING:2] DiskFull");
+    expect(event.summary).toBe("[FIRING:2] DiskFull · node-1:9100, node-2:9100 · node-1:9100 磁盘 /data 剩余空间不足 10%");
     expect(event.link).toMatch(/^http:\/\/prometheus\.example\.com:9090\/graph\?g0\.expr=/);
     expectConsistentGroup(body as AlertGroupBody, "firing");
   },
@@ -82,7 +82,7 @@ const cases: Record<string, (file: string) => void> = {
     expect(event.labels).toEqual({ ...diskFullLabels, status: "resolved" });
     expect(event.data).toMatchObject({ firingCount: 0, resolvedCount: 2 });
     expect(event.data.alerts).toHaveLength(2);
-    expect(event.summary).toBe("[RESOLVED:2] DiskFull");
+    expect(event.summary).toBe("[RESOLVED:2] DiskFull · node-1:9100, node-2:9100 · node-1:9100 磁盘 /data 剩余空间不足 10%");
     expectConsistentGroup(body as AlertGroupBody, "resolved");
     // The same group as the firing example: same key, same alerts.
     const firing = readExample("alertmanager-firing.json") as AlertGroupBody & { groupKey: string };

@@ -109,15 +109,23 @@ function digestItem(row: CoalesceRow): DigestItem {
   return { summary: row.message.summary, at: row.createdAt };
 }
 
-/** One item per notification: the parts of a split message share summary and time. */
+/**
+ * One item per notification. The parts of one split message carry the same events for
+ * the same receiver; two notifications with the same title stored in the same
+ * millisecond do not, and are both listed.
+ */
 function digestItems(rows: readonly CoalesceRow[]): DigestItem[] {
   const seen = new Set<string>();
-  return rows.map(digestItem).filter((item) => {
-    const key = `${item.at}\0${item.summary}`;
-    if (seen.has(key)) return false;
+  return rows.flatMap((row) => {
+    const key = notificationKey(row.message);
+    if (seen.has(key)) return [];
     seen.add(key);
-    return true;
+    return [digestItem(row)];
   });
+}
+
+function notificationKey(message: Message): string {
+  return `${message.receiver}\0${message.eventIds.join("\0")}`;
 }
 
 function digestMessage(

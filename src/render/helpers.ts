@@ -14,6 +14,7 @@ export interface HelperOptions {
 export const HELPER_NAMES = [
   "date",
   "since",
+  "duration",
   "toUpper",
   "toLower",
   "toText",
@@ -52,6 +53,12 @@ export function registerHelpers(hb: Hb, options: HelperOptions): void {
   define("since", ([value]) => {
     const epochMs = toEpochMs(value);
     return epochMs === undefined ? "" : formatDuration(Date.now() - epochMs);
+  });
+  // How long between two times, e.g. how long a resolved alert fired: "43m", "2h5m".
+  define("duration", ([from, to]) => {
+    const start = toEpochMs(from);
+    const end = toEpochMs(to);
+    return start === undefined || end === undefined ? "" : formatDuration(end - start);
   });
   define("toUpper", ([value]) => toText(value).toUpperCase());
   define("toLower", ([value]) => toText(value).toLowerCase());

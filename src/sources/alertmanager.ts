@@ -45,19 +45,51 @@ export function unquoteMeta(text: string): string {
   return text.replace(/\\(.)/g, "$1");
 }
 
-/** "[FIRING:2] HighLatency, DiskFull" — every alert name, so digests lose none. */
+/** Instances named in a summary line; the rest are counted. */
+const SUMMARY_INSTANCES = 3;
+/** Characters of the first alert's summary annotation in a summary line. */
+const SUMMARY_TEXT_CHARS = 80;
+
+/**
+ * One line for a digest: "[FIRING:2] DiskFull · node-1:9100, node-2:9100 · Disk almost
+ * full". Every alert name, the instances (up to 3, then "+N"), and the first alert's
+ * summary, so a digest line says what and where without the full message.
+ */
 export function alertGroupSummary(alerts: readonly Alert[]): string {
   const counts = { firing: 0, resolved: 0 };
   const names = new Set<string>();
+  const instances = new Set<string>();
   for (const alert of alerts) {
     counts[alert.status] += 1;
     names.add(alert.labels.alertname ?? "(no alertname)");
+    const instance = alert.labels.instance;
+    if (instance) instances.add(instance);
   }
   const tally = [
     counts.firing ? `FIRING:${counts.firing}` : "",
     counts.resolved ? `RESOLVED:${counts.resolved}` : "",
   ].filter(Boolean);
-  return `[${tally.join(", ")}] ${[...names].join(", ")}`;
+  const listed = [...instances].slice(0, SUMMARY_INSTANCES);
+  const more = instances.size - listed.length;
+  const where = listed.length > 0 ? `${listed.join(", ")}${more > 0 ? ` +${more}` : ""}` : "";
+  const first = alerts[0]?.annotations;
+  const what = oneLine(first?.summary ?? first?.message ?? "");
+  const shortWhat = [...what].length > SUMMARY_TEXT_CHARS ? `${[...what].slice(0, SUMMARY_TEXT_CHARS).join("")}…` : what;
+  return [`[${tally.join(", ")}] ${[...names].join(", ")}`, where, shortWhat].filter(Boolean).join(" · ");
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ").trim();
+}
+
+/**
+ * Alertmanager's page for a new silence, filled with the group's labels: what its own
+ * default template links to.
+ */
+export function silenceUrl(externalURL: string, groupLabels: Labels): string | undefined {
+  if (!/^https?:\/\//i.test(externalURL)) return undefined;
+  const matchers = Object.entries(groupLabels).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+  return `${externalURL.replace(/\/+$/, "")}/#/silences/new?filter=${encodeURIComponent(`{${matchers.join(", ")}}`)}`;
 }
 
 /** The template data and labels common to Alertmanager-shaped notifications. */
@@ -93,5 +125,6 @@ export function alertmanagerEvents(body: unknown): Parsed<Event[]> {
   const parsed = parsePayload(payloadSchema, body);
   if (!parsed.ok) return parsed;
   const { version, ...group } = parsed.value;
-  return { ok: true, value: [alertGroupEvent("alertmanager", group, { version })] };
+  const silenceURL = silenceUrl(group.externalURL, group.groupLabels);
+  return { ok: true, value: [alertGroupEvent("alertmanager", group, { version, ...(silenceURL !== undefined && { silenceURL }) })] };
 }

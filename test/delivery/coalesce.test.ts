@@ -66,12 +66,24 @@ describe("coalescing", () => {
 
 describe("digest items", () => {
   it("lists a split message once, though every part's row is carried", () => {
-    const parts = [0, 1, 2].map((i) => ({ id: `part-${i}`, createdAt: 5000, message: message({ summary: "[FIRING:40] Big" }) }));
-    const other = { id: "other", createdAt: 6000, message: message({ summary: "[FIRING:1] Small" }) };
+    const parts = [0, 1, 2].map((i) => ({ id: `part-${i}`, createdAt: 5000, message: message({ summary: "[FIRING:40] Big", eventIds: ["big"] }) }));
+    const other = { id: "other", createdAt: 6000, message: message({ summary: "[FIRING:1] Small", eventIds: ["small"] }) };
     const [unit] = packDigests([...parts, other], "robot-a", () => 4096, render);
     expect(unit!.rowIds).toEqual(["part-0", "part-1", "part-2", "other"]);
     expect(unit!.message.content.match(/Big/g)).toHaveLength(1);
     expect(unit!.message.content).toContain("2 notifications");
+  });
+
+  it("lists two notifications with the same title stored in the same millisecond, and counts both", () => {
+    // One alert on two instances, sent by Alertmanager in one flush: same title, same arrival.
+    const twins = ["node-1", "node-2"].map((node, i) => ({
+      id: `twin-${i}`,
+      createdAt: 7000,
+      message: message({ summary: "[FIRING:1] DiskFull", eventIds: [`disk-${node}`] }),
+    }));
+    const [unit] = packDigests([...twins, { id: "x", createdAt: 7001, message: message({ eventIds: ["x"] }) }], "robot-a", () => 4096, render);
+    expect(unit!.message.content.match(/DiskFull/g)).toHaveLength(2);
+    expect(unit!.message.content).toContain("3 notifications");
   });
 });
 

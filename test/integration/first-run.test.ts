@@ -33,7 +33,7 @@ describe("first run with the shipped routes.yml", () => {
     const banner = relay.logs.join("\n");
     expect(banner).toContain("No WeCom robot is set for sre-robot");
     expect(banner).toContain("WECOM_ROBOT_WEBHOOK='https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=...' npm start");
-    expect(banner).toContain("--data @examples/alertmanager-firing.json");
+    expect(banner).toContain("--data-binary @examples/alertmanager-firing.json");
 
     const answer = await post("/webhook/alertmanager", example("alertmanager-firing.json"));
     expect(answer.status).toBe(200);

@@ -80,27 +80,32 @@ describe("alertmanager.md.hbs", () => {
   it("renders a firing group with status, counts, severity, every alert and links", () => {
     const content = only(render(alertmanagerEvent("firing", [highLatency("10.0.0.5:8080"), highLatency("10.0.0.6:8080")]), "markdown"));
     const lines = content.split("\n");
-    expect(lines[0]).toBe('## <font color="warning">[FIRING:2]</font> HighLatency');
-    expect(lines[1]).toBe('🔴 **critical** · <font color="comment">wecom.oncall</font>');
-    expect(content).toContain("🔴 **HighLatency** critical · `10.0.0.5:8080` · api");
-    expect(content).toContain("🔴 **HighLatency** critical · `10.0.0.6:8080` · api");
+    expect(lines[0]).toBe('## <font color="warning">🔴 [FIRING:2] HighLatency</font>');
+    expect(lines[1]).toBe('<font color="comment">critical · wecom.oncall</font>');
+    expect(content).toContain("🔴 **HighLatency** · `10.0.0.5:8080`");
+    expect(content).toContain("🔴 **HighLatency** · `10.0.0.6:8080`");
     expect(content).toContain("> p99 latency > 2s on 10.0.0.5:8080");
     // Multi-line descriptions stay inside the quote.
     expect(content).toContain("> Latency has been above 2s for 5 minutes. Check the api dashboard.");
-    // 08:00Z in Asia/Shanghai.
-    expect(content).toContain('> <font color="comment">since 06-01 16:00:00</font> · [source](http://prometheus:9090/graph?g0.expr=histogram_quantile%280.99%29&alert=0)');
-    expect(lines.at(-1)).toBe("[Open Alertmanager](http://alertmanager:9093)");
+    // 08:00Z in Asia/Shanghai, with its zone; the long Prometheus URL behind a short label.
+    expect(content).toContain('> <font color="comment">since 06-01 16:00 +08:00</font> · [source](http://prometheus:9090/graph?g0.expr=histogram_quantile%280.99%29&alert=0)');
+    expect(lines.at(-1)).toBe(
+      "[silence](http://alertmanager:9093/#/silences/new?filter=%7Balertname%3D%22HighLatency%22%7D) · [Alertmanager](http://alertmanager:9093)",
+    );
     expect(content).not.toContain("0001");
     expect(content).not.toContain("&amp;");
   });
 
   it("renders a resolved group in the info colour with start and end times", () => {
     const content = only(render(alertmanagerEvent("resolved", [highLatency("10.0.0.5:8080", "resolved")]), "markdown"));
-    expect(content.split("\n")[0]).toBe('## <font color="info">[RESOLVED:1]</font> HighLatency');
-    expect(content).toContain("✅ **HighLatency** critical · `10.0.0.5:8080` · api");
-    expect(content).toContain('<font color="comment">06-01 16:00:00 → 06-01 16:30:00</font>');
+    expect(content.split("\n")[0]).toBe('## <font color="info">✅ [RESOLVED:1] HighLatency</font>');
+    expect(content).toContain("✅ **HighLatency** · `10.0.0.5:8080`");
+    expect(content).toContain('<font color="comment">06-01 16:00 → 16:30 +08:00 (30m)</font>');
+    // Resolved looks resolved: no red mark, no warning colour, no silence link.
+    expect(content).not.toContain("🔴");
     expect(content).not.toContain("warning");
     expect(content).not.toContain("since");
+    expect(content).not.toContain("[silence]");
   });
 
   it("lists firing alerts first, then the resolved ones of a mixed group", () => {
@@ -108,7 +113,7 @@ describe("alertmanager.md.hbs", () => {
       render(alertmanagerEvent("firing", [highLatency("10.0.0.5:8080"), highLatency("10.0.0.6:8080", "resolved")]), "markdown"),
     );
     expect(content.split("\n")[0]).toBe(
-      '## <font color="warning">[FIRING:1]</font> <font color="info">[RESOLVED:1]</font> HighLatency',
+      '## <font color="warning">🔴 [FIRING:1] [RESOLVED:1] HighLatency</font>',
     );
     const resolvedHeading = content.indexOf('**<font color="info">Resolved</font>**');
     expect(content.indexOf("10.0.0.5:8080")).toBeLessThan(resolvedHeading);
@@ -124,7 +129,8 @@ describe("alertmanager.md.hbs", () => {
     const content = only(render(alertmanagerEvent("firing", [{ status: "firing", labels: { alertname: "Watchdog" } }], { commonLabels: { alertname: "Watchdog" }, groupLabels: {}, externalURL: "" }), "markdown"));
     expect(content).toContain("⚪ **Watchdog**");
     expect(content).not.toMatch(/^> ?$/m);
-    expect(content).not.toContain("Open Alertmanager");
+    expect(content).not.toContain("[Alertmanager]");
+    expect(content).not.toContain("[silence]");
   });
 
   it("splits a storm of 50 alerts into a few parts that each fit, keeping every alert", () => {
@@ -134,7 +140,7 @@ describe("alertmanager.md.hbs", () => {
     const appParts = messages.filter((m) => m.target === "ops-app");
     expect(robotParts.length).toBeGreaterThan(1);
     // The part marker goes inside the heading so it still renders as one.
-    expect(robotParts[0]?.content.startsWith(`## (1/${robotParts.length}) <font color="warning">[FIRING:50]</font>`)).toBe(true);
+    expect(robotParts[0]?.content.startsWith(`## (1/${robotParts.length}) <font color="warning">🔴 [FIRING:50] HighLatency</font>`)).toBe(true);
     expect(robotParts.length).toBeLessThanOrEqual(6);
     expect(appParts.length).toBeLessThanOrEqual(12);
     for (const m of robotParts) expect(Buffer.byteLength(m.content)).toBeLessThanOrEqual(4096);
@@ -151,25 +157,27 @@ describe("alertmanager.txt.hbs", () => {
     const content = only(render(alertmanagerEvent("firing", [highLatency("10.0.0.5:8080")]), "text"));
     expect(content).toBe(
       [
-        "[FIRING:1] HighLatency",
-        "🔴 critical · receiver: wecom.oncall",
+        "🔴 [FIRING:1] HighLatency",
+        "critical · wecom.oncall",
         "",
-        "🔴 HighLatency critical · 10.0.0.5:8080 · api",
+        "🔴 HighLatency · 10.0.0.5:8080",
         "  p99 latency > 2s on 10.0.0.5:8080",
         "  Latency has been above 2s for 5 minutes. Check the api dashboard.",
-        "  since 06-01 16:00:00",
-        "  http://prometheus:9090/graph?g0.expr=histogram_quantile%280.99%29&alert=0",
+        "  since 06-01 16:00 +08:00",
         "",
-        "Alertmanager: http://alertmanager:9093",
+        // Text cannot label a link: the long per-alert Prometheus URL is left out.
+        "silence: http://alertmanager:9093/#/silences/new?filter=%7Balertname%3D%22HighLatency%22%7D",
       ].join("\n"),
     );
   });
 
   it("renders a resolved group as plain text with start and end times", () => {
     const content = only(render(alertmanagerEvent("resolved", [highLatency("10.0.0.5:8080", "resolved")]), "text"));
-    expect(content.split("\n")[0]).toBe("[RESOLVED:1] HighLatency");
-    expect(content).toContain("✅ HighLatency critical · 10.0.0.5:8080 · api");
-    expect(content).toContain("  06-01 16:00:00 → 06-01 16:30:00");
+    expect(content.split("\n")[0]).toBe("✅ [RESOLVED:1] HighLatency");
+    expect(content).toContain("✅ HighLatency · 10.0.0.5:8080");
+    expect(content).toContain("  06-01 16:00 → 16:30 +08:00 (30m)");
+    expect(content).not.toContain("🔴");
+    expect(content).not.toContain("silence");
     expect(content).not.toMatch(/<font|\*\*/);
   });
 });
@@ -211,8 +219,9 @@ describe("digest templates", () => {
     expect(result.fallback).toBeUndefined();
     const content = result.messages.map((m) => m.content).join("\n");
     expect(content).toContain("30 notifications (coalesced)");
+    expect(content).toContain("sre → sre-robot · times +08:00");
     for (let i = 0; i < 30; i++) {
-      expect(content).toContain(`06-01 16:${String(i).padStart(2, "0")}:00`);
+      expect(content).toContain(`16:${String(i).padStart(2, "0")}:00`);
       expect(content).toMatch(new RegExp(`\\[FIRING:1\\] Alert${i}$`, "m"));
     }
   });

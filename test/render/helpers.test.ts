@@ -38,6 +38,16 @@ describe("date", () => {
   });
 });
 
+describe("duration", () => {
+  it("measures between two times, as a resolved alert's firing time", () => {
+    expect(render("{{duration a b}}", { a: "2025-06-01T07:17:00Z", b: "2025-06-01T08:00:30Z" })).toBe("43m");
+  });
+
+  it("renders nothing when either end is missing or the zero time", () => {
+    expect(render("[{{duration a b}}{{duration a c}}]", { a: "2025-06-01T07:17:00Z", b: "0001-01-01T00:00:00Z" })).toBe("[]");
+  });
+});
+
 describe("since", () => {
   afterEach(() => {
     vi.useRealTimers();

@@ -20,7 +20,7 @@ describe("alertmanager source", () => {
     expect(event!.status).toBe("firing");
     expect(event!.data.firingCount).toBe(1);
     expect(event!.data.resolvedCount).toBe(0);
-    expect(event!.summary).toBe("[FIRING:1] HighLatency");
+    expect(event!.summary).toBe("[FIRING:1] HighLatency · 10.0.0.5:8080 · HighLatency summary");
   });
 
   it("splits firing and resolved alerts of a mixed group for templates", () => {
@@ -30,7 +30,7 @@ describe("alertmanager source", () => {
     const data = parsed.value[0]!.data as { firing: unknown[]; resolved: unknown[] };
     expect(data.firing).toHaveLength(2);
     expect(data.resolved).toHaveLength(1);
-    expect(parsed.value[0]!.summary).toBe("[FIRING:2, RESOLVED:1] A, B");
+    expect(parsed.value[0]!.summary).toBe("[FIRING:2, RESOLVED:1] A, B · 10.0.0.5:8080 · A summary");
   });
 
   it("keeps the relay's own source and status labels over same-named common labels", () => {
@@ -87,6 +87,14 @@ describe("alertmanager source", () => {
 
   it("names every distinct alert in the summary", () => {
     const alerts = ["X", "Y", "X", "Z"].map((name) => alert({ name }));
-    expect(alertGroupSummary(alerts as never)).toBe("[FIRING:4] X, Y, Z");
+    expect(alertGroupSummary(alerts as never)).toBe("[FIRING:4] X, Y, Z · 10.0.0.5:8080 · X summary");
+  });
+
+  it("names up to three instances, counts the rest, and shortens a long summary to one line", () => {
+    const alerts = Array.from({ length: 5 }, (_, i) =>
+      alert({ name: "DiskFull", labels: { instance: `node-${i}:9100` }, summary: `disk\nfull ${"x".repeat(100)}` }),
+    );
+    const summary = alertGroupSummary(alerts as never);
+    expect(summary).toBe(`[FIRING:5] DiskFull · node-0:9100, node-1:9100, node-2:9100 +2 · disk full ${"x".repeat(70)}…`);
   });
 });

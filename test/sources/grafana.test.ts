@@ -26,7 +26,7 @@ describe("grafana source", () => {
       source: "grafana",
       status: "firing",
     });
-    expect(event.summary).toBe("[FIRING:2] DiskFull");
+    expect(event.summary).toBe("[FIRING:2] DiskFull · Disk usage on db1 is above 90%");
   });
 
   it("keeps Grafana's own fields for templates: title, state, message, orgId and per-alert links and values", () => {
@@ -121,26 +121,26 @@ describe("grafana templates", () => {
   it("renders a firing notification with Grafana's title, values, summary, description and links (markdown)", () => {
     const content = render([{ name: "DiskFull", image: true }], "markdown");
     const lines = content.split("\n");
-    expect(lines[0]).toBe('## <font color="warning">[FIRING:1] DiskFull infra</font>');
+    expect(lines[0]).toBe('## <font color="warning">🔴 [FIRING:1] DiskFull infra</font>');
     expect(content).toContain("🔴 **DiskFull** · `host=db1`");
     expect(content).toContain("> `B=95.2, C=1`");
     expect(content).toContain("> Disk usage on db1 is above 90%");
     expect(content).toContain("> The data volume fills up. Expand it or clean old WAL files.");
-    expect(content).toMatch(/since 06-01 16:00:00.*\[dashboard\]\(https:\/\/grafana\.example\.com\/d\/node-exporter/);
+    expect(content).toMatch(/since 06-01 16:00 \+08:00.*\[dashboard\]\(https:\/\/grafana\.example\.com\/d\/node-exporter/);
     expect(content).toContain("&viewPanel=12)");
     expect(content).toContain("[image](https://grafana.example.com/public/img/attachments/abc123.png)");
     expect(content).toContain("[silence](https://grafana.example.com/alerting/silence/new?");
-    expect(lines.at(-1)).toBe("[Open Grafana](https://grafana.example.com/)");
+    expect(lines.at(-1)).toBe("[Grafana](https://grafana.example.com/)");
   });
 
-  it("renders a firing notification as plain text with every link on its own line", () => {
+  it("renders a firing notification as plain text with the dashboard link only: text cannot label links", () => {
     const content = render([{ name: "DiskFull", image: true }], "text");
-    expect(content.split("\n")[0]).toBe("[FIRING:1] DiskFull infra");
+    expect(content.split("\n")[0]).toBe("🔴 [FIRING:1] DiskFull infra");
     expect(content).toContain("  B=95.2, C=1");
     expect(content).toContain("  dashboard: https://grafana.example.com/d/node-exporter");
-    expect(content).toContain("  panel: https://grafana.example.com/d/node-exporter");
-    expect(content).toContain("  image: https://grafana.example.com/public/img/attachments/abc123.png");
-    expect(content).toContain("  silence: https://grafana.example.com/alerting/silence/new?");
+    expect(content).not.toContain("panel:");
+    expect(content).not.toContain("image:");
+    expect(content).not.toContain("silence:");
     expect(content).not.toMatch(/<font|\*\*|\]\(/);
   });
 
@@ -158,7 +158,7 @@ describe("grafana templates", () => {
     const content = render([{ name: "DiskFull", status: "resolved" }], format);
     expect(content.split("\n")[0]).toContain("[RESOLVED] DiskFull infra");
     expect(content).toContain("✅");
-    expect(content).toContain("06-01 16:00:00 → 06-01 16:30:00");
+    expect(content).toContain("06-01 16:00 → 16:30 +08:00 (30m)");
     expect(content).not.toContain("🔴");
     expect(content).not.toContain("since");
     expect(content).not.toContain("silence");
