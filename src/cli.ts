@@ -6,7 +6,7 @@ import type { Server } from "node:http";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { formatConfigError, type ConfigError } from "./config/errors.js";
 import { parseListen } from "./listen.js";
-import { logger, logLevelProblem } from "./log.js";
+import { logger, logLevelProblem, redactor } from "./log.js";
 import { packageVersion } from "./paths.js";
 import type { Relay } from "./relay.js";
 import { isLoopback, printedTargetsBanner, unauthenticatedSources } from "./serve-notices.js";
@@ -20,7 +20,7 @@ const USAGE = `Usage:
   wecom-relay [serve] [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
   wecom-relay check [--config FILE]
   wecom-relay routes test [--config FILE] [--expect RECEIVER,...] label=value ...
-  wecom-relay render [--config FILE] --source SOURCE [--event GITHUB_EVENT] [--template NAME] [--format text|markdown] --payload FILE.json
+  wecom-relay render [--config FILE] --source SOURCE [--event GITHUB_EVENT] [--template NAME] [--format text|markdown|textcard] --payload FILE.json
   wecom-relay --version
 
 Environment: WECOM_RELAY_CONFIG, WECOM_RELAY_LISTEN, WECOM_RELAY_DATA_DIR,
@@ -162,10 +162,17 @@ async function serve(args: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const started = Service.start({
-    configFile: file,
-    dataDir: values["data-dir"] ?? process.env.WECOM_RELAY_DATA_DIR ?? "data",
-  });
+  let started: Awaited<ReturnType<typeof Service.start>>;
+  try {
+    started = await Service.start({
+      configFile: file,
+      dataDir: values["data-dir"] ?? process.env.WECOM_RELAY_DATA_DIR ?? "data",
+    });
+  } catch (err) {
+    // The outbox cannot be opened (data dir in use, database unreachable): say why, exit 1.
+    console.error(`wecom-relay: cannot open the outbox: ${redactor.redact((err as Error).message)}`);
+    return 1;
+  }
   if ("errors" in started) return printErrors(started.errors);
   const { service } = started;
   // server.listen was validated with the config; only the override can be wrong here.

@@ -21,6 +21,9 @@ type Endpoint = Exclude<keyof Config["auth"], "github">;
 
 const KNOWN_WEBHOOKS = new Set(["alertmanager", "grafana", "github"]);
 
+/** HA peers send the same notification within seconds of each other; a repeat after this is Alertmanager's own. */
+const ALERTMANAGER_REPEAT_WINDOW_MS = 60_000;
+
 /**
  * The endpoint a path belongs to, for the rejection metric: a fixed set, so no client can
  * create label values (and series) by inventing paths.
@@ -54,7 +57,7 @@ export function createApp(service: Service): express.Express {
   };
   const auth = (endpoint: Endpoint) => requireAuth(() => service.relay.config.auth[endpoint]);
   const notReady: RequestHandler = (_req, _res, next) => {
-    if (!service.ready) throw new HttpError(503, "not ready", undefined, "not_ready");
+    if (!service.ready) throw new HttpError(503, "not ready", { reason: service.notReadyReason }, "not_ready");
     next();
   };
 
@@ -73,7 +76,14 @@ export function createApp(service: Service): express.Express {
       res.status(200).json({ status: "queued", id: accepted.requestId, messages: accepted.messages });
     };
 
-  app.post("/webhook/alertmanager", notReady, auth("alertmanager"), readBody, jsonBody(), queueEvents(alertmanagerEvents));
+  // The same notification (groupKey, status, alerts) from an HA peer or a retry, on any
+  // replica, is queued once; Alertmanager's later repeats (repeat_interval) are new.
+  app.post("/webhook/alertmanager", notReady, auth("alertmanager"), readBody, jsonBody(), async (req, res) => {
+    const events = valueOrBadRequest(alertmanagerEvents(req.body));
+    const key = events[0] && `alertmanager:${events[0].id}`;
+    const accepted = await service.accept(events, { ...(key && { idempotencyKey: key, idempotencyWindowMs: ALERTMANAGER_REPEAT_WINDOW_MS }) });
+    res.status(200).json({ status: accepted.duplicate ? "duplicate" : "queued", id: accepted.requestId, messages: accepted.messages, ...(accepted.duplicate && { duplicate: true }) });
+  });
 
   const grafanaSignature = requireGrafanaSignature(() => service.relay.config.auth.grafana?.hmac);
   app.post("/webhook/grafana", notReady, auth("grafana"), readBody, grafanaSignature, jsonBody(), queueEvents(grafanaEvents));
@@ -111,8 +121,8 @@ export function createApp(service: Service): express.Express {
     res.status(202).json({ id: accepted.requestId, ...(accepted.duplicate && { duplicate: true }) });
   });
 
-  app.get("/api/v1/messages/:id", notReady, auth("api"), (req, res) => {
-    const status = service.store.requestStatus(String(req.params.id));
+  app.get("/api/v1/messages/:id", notReady, auth("api"), async (req, res) => {
+    const status = await service.store.requestStatus(String(req.params.id));
     if (!status) throw new HttpError(404, "unknown message id", undefined, "unknown_message");
     const errors = status.deliveries.flatMap((d) => (d.lastError ? [d.lastError] : []));
     res.json({
@@ -131,10 +141,10 @@ export function createApp(service: Service): express.Express {
     });
   });
 
-  app.get("/api/v1/dead-letters", notReady, auth("api"), (req, res) => {
+  app.get("/api/v1/dead-letters", notReady, auth("api"), async (req, res) => {
     const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
     res.json({
-      dead_letters: service.store.listDead(limit).map((d) => ({
+      dead_letters: (await service.store.listDead(limit)).map((d) => ({
         id: d.id,
         request_id: d.requestId,
         target: d.message.target,
@@ -147,12 +157,12 @@ export function createApp(service: Service): express.Express {
     });
   });
 
-  app.post("/api/v1/messages/:id/retry", notReady, auth("api"), (req, res) => {
-    const status = service.store.requestStatus(String(req.params.id));
+  app.post("/api/v1/messages/:id/retry", notReady, auth("api"), async (req, res) => {
+    const status = await service.store.requestStatus(String(req.params.id));
     if (!status) throw new HttpError(404, "unknown message id", undefined, "unknown_message");
     const wanted = status.deliveries.filter((d) => d.state === "dead" && (d.id === req.params.id || status.id === req.params.id));
     if (wanted.length === 0) throw new HttpError(409, "nothing to retry: the message is not dead-lettered", { state: status.state }, "not_dead");
-    const requeued = service.retry(wanted.map((d) => d.id));
+    const requeued = await service.retry(wanted.map((d) => d.id));
     res.json({ id: status.id, requeued });
   });
 
@@ -170,7 +180,7 @@ export function createApp(service: Service): express.Express {
   });
   app.get("/-/ready", (_req, res) => {
     if (service.ready) res.json({ status: "ready" });
-    else sendError(res, new HttpError(503, "not ready"));
+    else sendError(res, new HttpError(503, "not ready", { reason: service.notReadyReason }));
   });
   app.post("/-/reload", auth("api"), (_req, res) => {
     const result = service.reload();

@@ -2,10 +2,11 @@
 // process; the Relay (one loaded config) is swapped atomically on reload.
 import { loadConfigFile } from "./config/load.js";
 import { formatConfigError, type ConfigError } from "./config/errors.js";
-import { Dispatcher, type DispatcherOptions } from "./delivery/dispatcher.js";
+import { Dispatcher, type DispatcherDeps, type DispatcherOptions } from "./delivery/dispatcher.js";
 import { logger, redactor } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { OutboxStore } from "./outbox/store.js";
+import { StoreUnavailableError, type AcceptRequest, type Accepted as StoredAccepted, type Store } from "./outbox/contract.js";
+import { openStore } from "./outbox/open.js";
 import { bestEffortErrors, Relay, type RelayDeps } from "./relay.js";
 import { TokenCache } from "./channels/wecom/token.js";
 import type { Event, Match, Message } from "./types.js";
@@ -14,6 +15,8 @@ export interface ServiceOptions {
   configFile: string;
   dataDir: string;
   env?: NodeJS.ProcessEnv;
+  /** Clock, lease and holder overrides for the delivery engine (tests). */
+  delivery?: DispatcherDeps;
 }
 
 export interface Accepted {
@@ -54,21 +57,36 @@ export class ShuttingDownError extends Error {
   }
 }
 
+export interface AcceptOptions {
+  /** Accepted once across replicas: a repeat writes nothing and is answered as a duplicate. */
+  idempotencyKey?: string;
+  /** How long the key marks a repeat; forever (as long as the request is kept) when absent. */
+  idempotencyWindowMs?: number;
+  /** Matches decided by the caller (the API names its receiver) instead of the routes. */
+  match?: Match;
+}
+
 interface PendingWrite {
   events: readonly Event[];
   messages: Message[];
-  idempotencyKey: string | undefined;
+  request: AcceptRequest;
   resolve: (accepted: Accepted) => void;
   reject: (err: unknown) => void;
 }
 
+/** How often readiness asks the database whether it answers. */
+const HEALTH_CHECK_MS = 2000;
+
 export class Service {
   private stopped = false;
   private pendingWrites: PendingWrite[] = [];
+  private writing: Promise<void> | undefined;
+  private storeHealthy = true;
+  private healthTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private current: Relay,
-    readonly store: OutboxStore,
+    readonly store: Store,
     readonly dispatcher: Dispatcher,
     readonly metrics: Metrics,
     private readonly deps: RelayDeps,
@@ -76,15 +94,17 @@ export class Service {
   ) {}
 
   /** Loads the config, opens the outbox and starts delivering what it holds. */
-  static start(options: ServiceOptions): { service: Service } | { errors: ConfigError[] } {
+  static async start(options: ServiceOptions): Promise<{ service: Service } | { errors: ConfigError[] }> {
     const metrics = createMetrics();
     const deps: RelayDeps = { tokens: new TokenCache(), metrics };
     const built = loadRelay(options.configFile, options.env, deps);
     if ("errors" in built) return built;
-    const store = OutboxStore.open(options.dataDir);
-    const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay));
+    const { storage } = built.relay.config;
+    const store = await openStore(storage, options.dataDir);
+    const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay), { leaseMs: storage.lease, ...options.delivery });
     const service = new Service(built.relay, store, dispatcher, metrics, deps, options);
     service.install(built.relay);
+    service.healthTimer = setInterval(() => void service.checkStore(), HEALTH_CHECK_MS).unref();
     return { service };
   }
 
@@ -92,23 +112,47 @@ export class Service {
     return this.current;
   }
 
+  /** Serving: not stopping, and the outbox answers (a 2xx needs a commit). */
   get ready(): boolean {
-    return !this.stopped;
+    return !this.stopped && this.storeHealthy;
+  }
+
+  /** Why the relay is not ready, for the probe's answer. */
+  get notReadyReason(): string | undefined {
+    if (this.stopped) return "shutting down";
+    return this.storeHealthy ? undefined : "the outbox database does not answer";
+  }
+
+  private async checkStore(): Promise<void> {
+    try {
+      await this.store.ping();
+      if (!this.storeHealthy) logger.info("outbox database answers again");
+      this.storeHealthy = true;
+    } catch (err) {
+      if (this.storeHealthy) logger.error("outbox database does not answer; webhooks get 503 until it does", { error: err });
+      this.storeHealthy = false;
+    }
   }
 
   /**
    * Routes, renders and durably queues events. Resolves only after the outbox commit:
-   * the caller may answer 2xx then. Requests arriving in the same event-loop turn share
-   * one transaction (group commit), so one disk sync covers all of them.
+   * the caller may answer 2xx then. Requests arriving while a write is in flight share
+   * the next transaction (group commit), so one sync covers all of them.
    */
-  accept(events: readonly Event[], options: { idempotencyKey?: string; match?: Match } = {}): Promise<Accepted> {
+  accept(events: readonly Event[], options: AcceptOptions = {}): Promise<Accepted> {
     // A request that slipped past the readiness check while shutting down: refuse it
     // (503, the sender retries) rather than write to a closing outbox.
     if (this.stopped) return Promise.reject(new ShuttingDownError());
     const messages = this.routeAll(events, options.match);
+    const now = Date.now();
+    const request: AcceptRequest = {
+      messages,
+      ...(options.idempotencyKey !== undefined && { idempotencyKey: options.idempotencyKey }),
+      ...(options.idempotencyWindowMs !== undefined && { idempotencyUntil: now + options.idempotencyWindowMs }),
+    };
     return new Promise<Accepted>((resolve, reject) => {
-      this.pendingWrites.push({ events, messages, idempotencyKey: options.idempotencyKey, resolve, reject });
-      if (this.pendingWrites.length === 1) setImmediate(() => this.flushWrites());
+      this.pendingWrites.push({ events, messages, request, resolve, reject });
+      if (this.pendingWrites.length === 1 && this.writing === undefined) setImmediate(() => void this.flushWrites());
     });
   }
 
@@ -127,21 +171,32 @@ export class Service {
     return messages;
   }
 
-  /** Commits every pending request in one transaction, then answers each. */
-  private flushWrites(): void {
+  /** Commits every pending request in one transaction, answers each, then the next batch. */
+  private async flushWrites(): Promise<void> {
     const batch = this.pendingWrites;
     this.pendingWrites = [];
     if (batch.length === 0) return;
-    let written;
+    let done!: () => void;
+    this.writing = new Promise<void>((resolve) => (done = resolve));
     try {
-      written = this.store.enqueueMany(
-        batch.map(({ messages, idempotencyKey }) => ({ messages, options: idempotencyKey === undefined ? {} : { idempotencyKey } })),
+      const written = await this.store.accept(
+        batch.map((pending) => pending.request),
+        Date.now(),
       );
+      this.storeHealthy = true;
+      this.answer(batch, written);
     } catch (err) {
+      if (err instanceof StoreUnavailableError) this.storeHealthy = false;
       logger.error("outbox write failed; requests answered with an error", { requests: batch.length, error: err });
       for (const pending of batch) pending.reject(err);
-      return;
+    } finally {
+      this.writing = undefined;
+      done();
+      if (this.pendingWrites.length > 0) void this.flushWrites();
     }
+  }
+
+  private answer(batch: readonly PendingWrite[], written: readonly StoredAccepted[]): void {
     const targets = new Set<string>();
     batch.forEach((pending, i) => {
       const result = written[i]!;
@@ -159,19 +214,10 @@ export class Service {
   }
 
   /** Puts dead deliveries back in the queue; returns how many were requeued. */
-  retry(deliveryIds: readonly string[]): number {
-    const now = Date.now();
-    const targets = new Set<string>();
-    let requeued = 0;
-    for (const id of deliveryIds) {
-      const target = this.store.get(id)?.message.target;
-      if (target !== undefined && this.store.requeue(id, now)) {
-        requeued += 1;
-        targets.add(target);
-      }
-    }
-    for (const target of targets) this.dispatcher.notify(target);
-    return requeued;
+  async retry(deliveryIds: readonly string[]): Promise<number> {
+    const requeued = await this.store.requeue(deliveryIds, Date.now());
+    for (const target of new Set(requeued.map((row) => row.target))) this.dispatcher.notify(target);
+    return requeued.length;
   }
 
   /** Reloads the config file; on any error the current config keeps serving. */
@@ -193,9 +239,16 @@ export class Service {
 
   /** Refreshes gauges that are read from the outbox, then renders the exposition. */
   async scrape(): Promise<string> {
-    this.metrics.outboxDepth.reset();
-    for (const target of Object.keys(this.current.config.targets)) this.metrics.outboxDepth.set({ target }, 0);
-    for (const [target, depth] of this.store.depthByTarget()) this.metrics.outboxDepth.set({ target }, depth);
+    const targets = Object.keys(this.current.config.targets);
+    try {
+      const depths = await this.store.depthByTarget();
+      this.metrics.outboxDepth.reset();
+      for (const target of targets) this.metrics.outboxDepth.set({ target }, 0);
+      for (const [target, depth] of depths) this.metrics.outboxDepth.set({ target }, depth);
+    } catch (err) {
+      // The rest of the exposition still answers; the depth keeps its last values.
+      logger.warn("could not read the outbox depth for /metrics", { error: err });
+    }
     return this.metrics.registry.metrics();
   }
 
@@ -203,9 +256,12 @@ export class Service {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.flushWrites(); // requests already routed are committed (and answered) before closing
+    clearInterval(this.healthTimer);
+    // Requests already routed are committed (and answered) before closing.
+    await this.writing;
+    await this.flushWrites();
     await this.dispatcher.stop();
-    this.store.close();
+    await this.store.close();
   }
 
   private install(relay: Relay): void {

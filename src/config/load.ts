@@ -533,7 +533,12 @@ function collectSecrets(value: unknown): string[] {
     }
     if (!isObject(node)) return;
     for (const [key, child] of Object.entries(node)) {
-      if (SECRET_KEYS.has(key) && typeof child === "string" && child !== "") {
+      if (key === "url" && typeof child === "string" && /^postgres(ql)?:\/\//.test(child)) {
+        // A database URL carries its password: the URL and the password are both secrets.
+        found.add(child);
+        const password = URL.canParse(child) ? decodeURIComponent(new URL(child).password) : "";
+        if (password !== "") found.add(password);
+      } else if (SECRET_KEYS.has(key) && typeof child === "string" && child !== "") {
         found.add(child);
         if (key === "webhook") {
           const webhookKey = webhookUrlKey(child);

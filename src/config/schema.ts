@@ -169,6 +169,18 @@ export const configSchema = z.strictObject({
       coalesce_after: duration.default(30_000),
     })
     .prefault({}),
+  storage: z
+    .strictObject({
+      /** sqlite: a file under --data-dir, one process. postgres: one outbox for several replicas. */
+      driver: z.enum(["sqlite", "postgres"]).default("sqlite"),
+      /** postgres://user:pass@host:5432/db (postgres only). */
+      url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional(),
+      /** A dead replica's targets are taken over within this long. */
+      lease: positiveDuration.default(15_000),
+    })
+    .refine((storage) => storage.driver !== "postgres" || storage.url !== undefined, { message: "driver postgres needs url", path: ["url"] })
+    .refine((storage) => storage.driver !== "sqlite" || storage.url === undefined, { message: "url is for driver postgres only", path: ["url"] })
+    .prefault({}),
   auth: z
     .strictObject({
       alertmanager: bearerOrBasic.optional(),

@@ -1,343 +1,252 @@
-// Drains the outbox: one worker per target sends its queued rows in order, paced by the
-// target's Bottleneck (WeCom's hard limit) and the receiver's throttle, with p-queue
-// bounding HTTP sends in flight over all targets. Rows change state only after WeCom
-// answered, so a crash at any point leaves them queued (at-least-once).
-import Bottleneck from "bottleneck";
+// Drains the outbox: which targets this process works, and a worker loop for each. A
+// target is worked only while this process holds its lease in the Store (so with
+// PostgreSQL one replica at a time works it, and a dead replica's targets are taken over
+// when its leases run out); with SQLite the same code runs with one holder.
+import { randomUUID } from "node:crypto";
 import PQueue from "p-queue";
-import type { Channel } from "../channels/channel.js";
 import type { RateLimit } from "../config/schema.js";
 import { logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
-import type { OutboxStore, StoredDelivery } from "../outbox/store.js";
-import type { MessageType, SendResult } from "../types.js";
-import { packDigests, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
-import { decideRetry, type RetryPolicy } from "./retry.js";
+import type { Store } from "../outbox/contract.js";
+import { systemClock, type Clock } from "./clock.js";
+import { Pacer } from "./pacer.js";
+import { planNext, sendPlanned, type SendPolicy, type TargetRuntime, type WorkerContext } from "./target-worker.js";
 
-export interface TargetRuntime {
-  channel: Channel;
-  rateLimit: RateLimit;
-  /**
-   * Targets with the same key share one pace: two targets on one robot webhook must not
-   * each send 20 a minute. Opaque (a hash), never logged.
-   */
-  paceKey: string;
-  /** Content byte limit for digests sent to this target. */
-  byteLimit(msgtype: MessageType): number;
-}
+export type { TargetRuntime } from "./target-worker.js";
 
-export interface DispatcherOptions {
+export interface DispatcherOptions extends SendPolicy {
   concurrency: number;
-  retry: RetryPolicy;
-  /** Coalesce when the backlog would take longer than this to drain. */
-  coalesceAfterMs: number;
-  renderDigest: DigestRenderer;
-  /** How many queued rows one digest round may take. */
-  maxDigestRows?: number;
 }
 
-const RATE_ERRCODE = 45009;
-/** A wait longer than scheduling noise counts as throttled. */
-const THROTTLED_AFTER_MS = 5;
+export interface DispatcherDeps {
+  clock?: Clock;
+  /** How long a lease lasts without renewal: a dead holder's targets are taken over within it. */
+  leaseMs?: number;
+  /** This process's name in the leases table. */
+  holder?: string;
+}
+
 const PURGE_EVERY_MS = 3_600_000;
 const KEEP_FINISHED_MS = 7 * 86_400_000;
-
-/** Spacing between sends that keeps any window of `per` at or under `max`, with 5% slack for network jitter. */
-export function paceInterval(rate: RateLimit): number {
-  return Math.ceil((rate.per / rate.max) * 1.05);
-}
-
-function limiterFor(rate: RateLimit): Bottleneck {
-  return new Bottleneck({ maxConcurrent: 1, minTime: paceInterval(rate) });
-}
-
-type LimiterPool = Map<string, { rate: RateLimit; limiter: Bottleneck }>;
-
-function sameRate(a: RateLimit, b: RateLimit | undefined): boolean {
-  return b !== undefined && a.max === b.max && a.per === b.per;
-}
-
-/** Stops (dropping waiting jobs) and forgets every limiter whose rate is gone or changed. */
-function retireLimiters(pool: LimiterPool, currentRate: (name: string) => RateLimit | undefined): void {
-  for (const [name, entry] of pool) {
-    if (sameRate(entry.rate, currentRate(name))) continue;
-    pool.delete(name);
-    void entry.limiter.stop({ dropWaitingJobs: true });
-  }
-}
-
-type RowsById = ReadonlyMap<string, StoredDelivery>;
+const PURGE_CHUNK = 1000;
+/** After a storage error, a worker tries again within seconds, never minutes. */
+const MAX_FAILURE_DELAY_MS = 5000;
 
 interface Worker {
+  /** Aborted on shutdown or when the lease is lost: pace waits end, sends are not started. */
+  stop: AbortController;
   running: Promise<void>;
-  wake: () => void;
+  wake(): void;
+  /** Calls off the send waiting for its pace, so it is planned again (a reload changed the config). */
+  replan(): void;
 }
 
 export class Dispatcher {
   private targets = new Map<string, TargetRuntime>();
-  private readonly targetLimiters: LimiterPool = new Map();
   private receiverThrottles = new Map<string, RateLimit>();
-  private readonly receiverLimiters: LimiterPool = new Map();
   private readonly workers = new Map<string, Worker>();
-  private readonly workerFailures = new Map<string, number>();
-  /** When each pace key last sent, so a new limiter (restart, reload) cannot burst. */
-  private readonly lastSendAt = new Map<string, number>();
-  /** After a 45009, the robot (every target on it) waits out WeCom's window. */
-  private readonly pausedUntil = new Map<string, number>();
-  private seeded = false;
+  private readonly starting = new Set<string>();
   private readonly sends: PQueue;
-  private stopping = false;
+  private readonly clock: Clock;
+  private readonly leaseMs: number;
+  private readonly holder: string;
+  private readonly context: WorkerContext;
+  private readonly stopping = new AbortController();
+  private scanning: Promise<void> | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly store: OutboxStore,
+    private readonly store: Store,
     private readonly metrics: Metrics,
     private options: DispatcherOptions,
+    deps: DispatcherDeps = {},
   ) {
     this.sends = new PQueue({ concurrency: options.concurrency });
+    this.clock = deps.clock ?? systemClock;
+    this.leaseMs = deps.leaseMs ?? 15_000;
+    this.holder = deps.holder ?? randomUUID();
+    this.context = {
+      store,
+      clock: this.clock,
+      pacer: new Pacer(store, this.clock, (limiter) => metrics.throttled.inc({ limiter })),
+      metrics,
+      sends: this.sends,
+      policy: () => this.options,
+      receiverThrottle: (receiver) => this.receiverThrottles.get(receiver),
+    };
   }
 
-  /**
-   * Installs a (re)loaded config's targets and receiver throttles. Pacing state of a
-   * target whose limit did not change is kept, so a reload cannot cause a burst.
-   */
+  /** Installs a (re)loaded config. Pace lives in the Store, so a reload cannot cause a burst. */
   configure(targets: Map<string, TargetRuntime>, receiverThrottles: Map<string, RateLimit>, options: DispatcherOptions): void {
     this.targets = targets;
     this.receiverThrottles = receiverThrottles;
-    if (!this.seeded) {
-      // The previous process's last sends still count in WeCom's window.
-      this.seeded = true;
-      const lastSent = this.store.lastSentByTarget();
-      for (const [name, runtime] of targets) {
-        const at = lastSent.get(name);
-        if (at !== undefined && at > (this.lastSendAt.get(runtime.paceKey) ?? 0)) this.lastSendAt.set(runtime.paceKey, at);
-      }
-    }
-    // A worker waiting in a limiter whose limit changed (or whose target left) must not
-    // wait out the old pace: dropping the wait sends it back to re-read its rows.
-    const paces = new Map([...targets.values()].map((runtime) => [runtime.paceKey, runtime.rateLimit]));
-    retireLimiters(this.targetLimiters, (paceKey) => paces.get(paceKey));
-    retireLimiters(this.receiverLimiters, (name) => receiverThrottles.get(name));
     this.options = options;
     this.sends.concurrency = options.concurrency;
-    const queued = this.store.queuedTargets();
-    for (const target of queued) {
-      if (!targets.has(target)) {
-        logger.warn("queued messages wait for a target that is not in the config", { target });
-      }
+    // A worker whose target left the config stops; the others plan their next send again
+    // under the new config, so a send waiting out an old pace re-paces at once.
+    for (const [target, worker] of this.workers) {
+      if (targets.has(target)) worker.replan();
+      else worker.stop.abort();
     }
-    this.start(queued);
+    void this.warnAboutOrphans();
+    this.startScanning();
   }
 
-  /** Starts a worker for every target with queued rows. */
-  start(queued: readonly string[] = this.store.queuedTargets()): void {
-    if (this.stopping) return;
-    for (const target of queued) this.notify(target);
-    this.purgeTimer ??= setInterval(() => this.store.purge(Date.now() - KEEP_FINISHED_MS), PURGE_EVERY_MS).unref();
-  }
-
-  /** Tells the target's worker that rows arrived. */
+  /** Tells the target's worker that rows arrived (or starts one). */
   notify(target: string): void {
-    if (this.stopping || !this.targets.has(target)) return;
+    if (this.stopping.signal.aborted || !this.targets.has(target)) return;
     const worker = this.workers.get(target);
     if (worker) worker.wake();
-    else this.startWorker(target);
+    else void this.tryStart(target);
   }
 
-  /** Stops taking rows, lets sends in flight finish; everything else stays queued. */
+  /** Stops taking rows, lets sends in flight finish, gives up the leases; the rest stays queued. */
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.stopping.abort();
     clearInterval(this.purgeTimer);
-    // Sends waiting for their pace give up now (their rows stay queued); sends already
-    // executing finish.
-    retireLimiters(this.targetLimiters, () => undefined);
-    retireLimiters(this.receiverLimiters, () => undefined);
-    for (const worker of this.workers.values()) worker.wake();
+    for (const worker of this.workers.values()) worker.stop.abort();
     await Promise.all([...this.workers.values()].map((worker) => worker.running));
     await this.sends.onIdle();
+    await this.scanning;
+    // Another replica may take these targets at once instead of waiting out the leases.
+    await this.store.release([...this.targets.keys()], this.holder).catch(() => undefined);
   }
 
-  private startWorker(target: string): void {
-    let wake: () => void = () => {};
-    const worker: Worker = { running: Promise.resolve(), wake: () => wake() };
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, ms));
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    this.workers.set(target, worker);
-    worker.running = this.runWorker(target, worker, sleep)
-      .then(() => {
-        this.workerFailures.delete(target);
-      })
-      .catch((err: unknown) => {
-        // A bug or a storage error: the rows stay queued; try again after a backoff so a
-        // target with only retries pending is not stranded until new traffic arrives.
-        const failures = (this.workerFailures.get(target) ?? 0) + 1;
-        this.workerFailures.set(target, failures);
-        const delay = Math.min(60_000, 1000 * 2 ** (failures - 1));
-        logger.error("delivery worker failed; restarting", { target, error: err, restartInMs: delay });
-        setTimeout(() => this.notify(target), delay).unref();
-      })
-      .finally(() => this.forget(target, worker));
-  }
-
-  /** Removes the worker from the map unless a newer one already took its place. */
-  private forget(target: string, worker: Worker): void {
-    if (this.workers.get(target) === worker) this.workers.delete(target);
-  }
-
-  private async runWorker(target: string, worker: Worker, sleep: (ms: number) => Promise<void>): Promise<void> {
-    while (!this.stopping) {
-      const runtime = this.targets.get(target);
-      if (!runtime) return this.forget(target, worker); // target left the config: its rows stay queued
-      const now = Date.now();
-      const resumeAt = Math.max(
-        this.pausedUntil.get(runtime.paceKey) ?? 0,
-        (this.lastSendAt.get(runtime.paceKey) ?? 0) + paceInterval(runtime.rateLimit),
-      );
-      if (resumeAt > now) {
-        await sleep(resumeAt - now);
-        continue;
+  private async warnAboutOrphans(): Promise<void> {
+    try {
+      for (const target of await this.store.queuedTargets()) {
+        if (!this.targets.has(target)) logger.warn("queued messages wait for a target that is not in the config", { target });
       }
-      const { units, rows } = this.nextUnits(target, runtime, now);
-      if (units.length === 0) {
-        const nextDue = this.store.nextDueAt(target);
-        // Idle: leave the map now, in this same turn, so a notify() that follows starts a
-        // new worker instead of waking this finished one.
-        if (nextDue === undefined) return this.forget(target, worker);
-        await sleep(nextDue - now);
-        continue;
-      }
-      for (const unit of units) {
-        // A reload may have removed or changed the target: re-plan with the new config.
-        if (this.stopping || this.targets.get(target) !== runtime) break;
-        await this.deliver(target, runtime, unit, rows);
-        if ((this.pausedUntil.get(runtime.paceKey) ?? 0) > Date.now()) break;
-      }
+    } catch (err) {
+      logger.warn("could not list queued targets", { error: err });
     }
   }
 
   /**
-   * The next thing(s) to send: the oldest row, or digests of the whole backlog; with the
-   * rows they carry, so delivering them needs no second read.
+   * Every lease/6: renew the leases held, and take every target with queued rows that
+   * nobody holds (its holder died). Leases last 2/3 of `leaseMs`, so a dead holder's
+   * targets are taken over within `leaseMs`.
    */
-  private nextUnits(target: string, runtime: TargetRuntime, now: number): { units: SendUnit[]; rows: RowsById } {
-    const interval = paceInterval(runtime.rateLimit);
-    // Enough to tell whether the backlog passed the coalescing threshold.
-    const queued = this.store.dueCount(target, now, Math.ceil(this.options.coalesceAfterMs / interval) + 1);
-    const coalesce = shouldCoalesce(queued, interval, this.options.coalesceAfterMs);
-    const rows = queued === 0 ? [] : this.store.due(target, now, coalesce ? (this.options.maxDigestRows ?? 5000) : 1);
-    const byId: RowsById = new Map(rows.map((row) => [row.id, row]));
-    if (!coalesce) return { units: rows.map((row) => ({ message: row.message, rowIds: [row.id], coalesced: false })), rows: byId };
-    const units = packDigests(rows, target, runtime.byteLimit, this.options.renderDigest);
-    const merged = units.filter((unit) => unit.coalesced).reduce((sum, unit) => sum + unit.rowIds.length, 0);
-    if (merged > 0) {
-      this.metrics.coalesced.inc({ target }, merged);
-      logger.info("backlog coalesced into digests", { target, rows: rows.length, messages: units.length });
-    }
-    return { units, rows: byId };
-  }
-
-  private async deliver(target: string, runtime: TargetRuntime, unit: SendUnit, rows: RowsById): Promise<void> {
-    const result = await this.paced(target, runtime, unit.message.receiver, () =>
-      // A send still waiting for a free slot when shutdown begins is not started.
-      this.sends.add(async () => (this.stopping ? undefined : this.safeSend(runtime.channel, unit))),
-    );
-    if (result === undefined) return; // stopping or paused: the rows stay queued
-    const now = Date.now();
-    this.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
-    if (result.kind !== "ok" && result.errcode !== undefined) {
-      this.metrics.wecomErrors.inc({ errcode: String(result.errcode) });
-    }
-    if (result.kind === "ok") {
-      this.store.markSent(unit.rowIds, now);
-      logger.debug("delivered", { target, rows: unit.rowIds.length, coalesced: unit.coalesced, events: unit.message.eventIds });
-      for (const id of unit.rowIds) {
-        const row = rows.get(id);
-        if (row) this.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
+  private startScanning(): void {
+    if (this.scanning !== undefined || this.stopping.signal.aborted) return;
+    this.purgeTimer = setInterval(() => void this.purge(), PURGE_EVERY_MS).unref();
+    this.scanning = (async () => {
+      while (!this.stopping.signal.aborted) {
+        await this.scan();
+        await this.clock.sleep(this.leaseMs / 6, this.stopping.signal);
       }
-      return;
-    }
-    if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
-      // WeCom counted more than we sent (another sender shares the robot): wait out its window.
-      this.pausedUntil.set(runtime.paceKey, now + runtime.rateLimit.per);
-      logger.warn("WeCom rate limit hit; pausing the target for its window", { target, pauseMs: runtime.rateLimit.per });
-    }
-    this.failed(target, unit, rows, result, now, runtime.rateLimit.per);
+    })();
   }
 
-  private failed(
-    target: string,
-    unit: SendUnit,
-    rows: RowsById,
-    result: Exclude<SendResult, { kind: "ok" }>,
-    now: number,
-    windowMs: number,
-  ) {
-    const effective =
-      result.kind === "retry" && result.errcode === RATE_ERRCODE ? { ...result, afterMs: windowMs } : result;
-    let retrying = 0;
-    for (const id of unit.rowIds) {
-      const row = rows.get(id);
-      if (!row) continue;
-      const decision = decideRetry(effective, row, now, this.options.retry);
-      if (decision.action === "retry") {
-        this.store.markRetry(id, decision.at, result.error);
-        this.metrics.retries.inc({ target });
-        retrying += 1;
-      } else {
-        this.store.markDead([id], decision.error);
-        this.metrics.deadLetters.inc({ target, reason: decision.reason });
-        logger.error("delivery dead-lettered", { target, delivery: id, reason: decision.reason, error: decision.error });
+  private async scan(): Promise<void> {
+    for (const target of this.targets.keys()) {
+      if (this.stopping.signal.aborted) return;
+      try {
+        const worker = this.workers.get(target);
+        if (worker) {
+          if (!(await this.claim(target))) {
+            logger.warn("lease lost; another replica works this target now", { target });
+            worker.stop.abort();
+          }
+        } else if ((await this.store.nextDueAt(target)) !== undefined) {
+          await this.tryStart(target);
+        }
+      } catch (err) {
+        logger.warn("lease scan failed; trying again shortly", { target, error: err });
       }
     }
-    if (retrying > 0) {
-      logger.warn("send failed; will retry", { target, rows: retrying, error: result.error, errcode: result.errcode });
+  }
+
+  private claim(target: string): Promise<boolean> {
+    return this.store.claim(target, this.holder, this.clock.now(), (this.leaseMs * 2) / 3);
+  }
+
+  private async tryStart(target: string): Promise<void> {
+    if (this.workers.has(target) || this.starting.has(target)) return;
+    this.starting.add(target);
+    try {
+      if (await this.claim(target)) this.startWorker(target);
+    } catch (err) {
+      logger.warn("could not take the target's lease; the next scan tries again", { target, error: err });
+    } finally {
+      this.starting.delete(target);
     }
   }
 
-  /** Runs `send` once both the receiver's throttle and the target's pace allow. */
-  private async paced<T>(target: string, runtime: TargetRuntime, receiver: string, send: () => Promise<T>): Promise<T | undefined> {
-    const targetLimiter = this.limiter(this.targetLimiters, runtime.paceKey, runtime.rateLimit);
-    const throttle = this.receiverThrottles.get(receiver);
-    const receiverLimiter = throttle && this.limiter(this.receiverLimiters, receiver, throttle);
-    const queuedAt = Date.now();
-    const run = () => {
-      const targetQueuedAt = Date.now();
-      if (receiverLimiter && targetQueuedAt - queuedAt > THROTTLED_AFTER_MS) this.metrics.throttled.inc({ limiter: receiver });
-      return targetLimiter.schedule(() => {
-        // Shutdown, or a 45009 on this robot while the send waited its turn: not now.
-        if (this.stopping || (this.pausedUntil.get(runtime.paceKey) ?? 0) > Date.now()) return Promise.resolve(undefined);
-        if (Date.now() - targetQueuedAt > THROTTLED_AFTER_MS) this.metrics.throttled.inc({ limiter: target });
-        this.lastSendAt.set(runtime.paceKey, Date.now());
-        return send();
-      });
+  private startWorker(target: string): void {
+    if (this.stopping.signal.aborted || this.workers.has(target)) return;
+    const stop = new AbortController();
+    let nap = new AbortController();
+    let send = new AbortController();
+    const worker: Worker = {
+      stop,
+      running: Promise.resolve(),
+      wake: () => nap.abort(),
+      replan: () => send.abort(),
     };
-    try {
-      return await (receiverLimiter ? receiverLimiter.schedule(run) : run());
-    } catch (err) {
-      if (err instanceof Bottleneck.BottleneckError) return undefined; // limiter retired by a reload
-      throw err;
+    const sendSignal = () => {
+      send = new AbortController();
+      return AbortSignal.any([send.signal, stop.signal]);
+    };
+    const sleep = async (ms: number) => {
+      nap = new AbortController();
+      const both = AbortSignal.any([nap.signal, stop.signal]);
+      await this.clock.sleep(ms, both);
+    };
+    this.workers.set(target, worker);
+    worker.running = this.runWorker(target, stop.signal, sleep, sendSignal).finally(() => {
+      if (this.workers.get(target) === worker) this.workers.delete(target);
+    });
+  }
+
+  private async runWorker(
+    target: string,
+    stopped: AbortSignal,
+    sleep: (ms: number) => Promise<void>,
+    sendSignal: () => AbortSignal,
+  ): Promise<void> {
+    let failures = 0;
+    while (!stopped.aborted) {
+      const runtime = this.targets.get(target);
+      if (!runtime) return; // left the config: its rows stay queued
+      try {
+        const now = this.clock.now();
+        const planned = await planNext(this.context, target, runtime, now);
+        if (planned === undefined) {
+          const nextDue = await this.store.nextDueAt(target);
+          if (nextDue === undefined) {
+            // Idle: give the target back, so any replica can take it at once.
+            await this.store.release([target], this.holder);
+            this.workers.delete(target);
+            // Rows that arrived meanwhile found this worker about to end: start another.
+            if ((await this.store.nextDueAt(target)) !== undefined) void this.tryStart(target);
+            return;
+          }
+          await sleep(Math.min(nextDue - now, this.leaseMs / 6));
+          continue;
+        }
+        // A reload may have changed the target meanwhile: send with the runtime planned for.
+        await sendPlanned(this.context, target, runtime, planned, sendSignal());
+        failures = 0;
+      } catch (err) {
+        // A storage error or a bug: the rows stay queued; try again within seconds.
+        failures += 1;
+        const delay = Math.min(MAX_FAILURE_DELAY_MS, 250 * 2 ** (failures - 1));
+        logger.error("delivery worker failed; retrying", { target, error: err, retryInMs: delay });
+        await sleep(delay);
+      }
     }
   }
 
-  private limiter(pool: LimiterPool, name: string, rate: RateLimit): Bottleneck {
-    const existing = pool.get(name);
-    if (existing && sameRate(existing.rate, rate)) return existing.limiter;
-    const limiter = limiterFor(rate);
-    pool.set(name, { rate, limiter });
-    return limiter;
-  }
-
-  private async safeSend(channel: Channel, unit: SendUnit): Promise<SendResult> {
+  /** Forgets finished rows older than 7 days, a chunk at a time so no write holds the outbox long. */
+  private async purge(): Promise<void> {
+    const before = this.clock.now() - KEEP_FINISHED_MS;
     try {
-      return await channel.send(unit.message);
+      while (!this.stopping.signal.aborted && (await this.store.purge(before, PURGE_CHUNK)) === PURGE_CHUNK) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     } catch (err) {
-      // Channels return errors as values; a throw is a bug, but the row must not be lost.
-      return { kind: "retry", error: `internal error: ${(err as Error).message}` };
+      logger.warn("purge of finished rows failed; trying again next hour", { error: err });
     }
   }
 }

@@ -27,7 +27,8 @@ describe("coalescing", () => {
     expect(units.length).toBeLessThan(50);
     for (const unit of units) expect(Buffer.byteLength(unit.message.content)).toBeLessThanOrEqual(1024);
     expect(units.flatMap((u) => u.rowIds)).toEqual(input.map((r) => r.id));
-    const listed = units.map((u) => u.message.content).join("\n");
+    // A unit of one row goes out as that row's own message.
+    const listed = units.map((u) => (u.coalesced ? u.message.content : u.message.summary)).join("\n");
     for (let i = 0; i < 500; i++) expect(listed).toContain(`Alert${i}\n`.trimEnd());
   });
 
@@ -61,6 +62,20 @@ describe("coalescing", () => {
     expect(unit!.message.mention.sort()).toEqual(["lisi", "zhangsan"]);
     expect(unit!.message.receiver).toBe("dev");
     expect(unit!.message.msgtype).toBe("text");
+  });
+});
+
+describe("linear packing", () => {
+  it("renders each row's line once and each digest once, however many rows it carries", () => {
+    let renders = 0;
+    const counting: DigestRenderer = (items, context) => {
+      renders += 1;
+      return render(items, context);
+    };
+    const units = packDigests(rows(2000), "robot-a", () => 4096, counting);
+    // Per row: one single-item render. Per digest: its empty form (overhead) and itself.
+    expect(renders).toBeLessThanOrEqual(2000 + units.length * 3);
+    expect(units.flatMap((u) => u.rowIds)).toHaveLength(2000);
   });
 });
 
@@ -99,7 +114,7 @@ describe("digest format", () => {
     for (const unit of units) {
       expect(Buffer.byteLength(unit.message.content)).toBeLessThanOrEqual(limits(unit.message.msgtype));
     }
-    expect(units.every((unit) => unit.message.msgtype === "text")).toBe(true);
+    expect(units.flatMap((unit) => unit.rowIds)).toEqual(input.map((row) => row.id));
   });
 
   it("sends a digest as text carrying every mention, even @all from a markdown-heavy backlog", () => {

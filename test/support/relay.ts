@@ -35,7 +35,7 @@ export async function startRelay(configYaml: string, options: { env?: NodeJS.Pro
   const configFile = join(tmp.dir, "routes.yml");
   writeFileSync(configFile, configYaml);
   const dataDir = options.dataDir ?? join(tmp.dir, "data");
-  const started = Service.start({ configFile, dataDir, env: options.env ?? {} });
+  const started = await Service.start({ configFile, dataDir, env: options.env ?? {} });
   if ("errors" in started) throw new Error(`config errors: ${JSON.stringify(started.errors)}`);
   const { service } = started;
   const server: Server = createApp(service).listen(0, "127.0.0.1");

@@ -1,0 +1,179 @@
+// One send for one target: read what is due (a page at a time), pack it into the next
+// unit, wait for its pace, send it, and record what WeCom said. Every step costs what the
+// send carries, never the backlog. Rows change state only after WeCom answered, so a
+// crash at any point leaves them queued (at-least-once).
+import type PQueue from "p-queue";
+import type { Channel } from "../channels/channel.js";
+import type { RateLimit } from "../config/schema.js";
+import { logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import type { Store, StoredDelivery } from "../outbox/contract.js";
+import type { MessageType, SendResult } from "../types.js";
+import type { Clock } from "./clock.js";
+import { DigestPacker, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
+import { paceInterval, type Pacer, type PaceKey } from "./pacer.js";
+import { decideRetry, type RetryPolicy } from "./retry.js";
+
+export interface TargetRuntime {
+  channel: Channel;
+  rateLimit: RateLimit;
+  /**
+   * Targets with the same key share one pace: two targets on one robot webhook must not
+   * each send 20 a minute. Opaque (a hash), never logged.
+   */
+  paceKey: string;
+  /** Content byte limit for digests sent to this target. */
+  byteLimit(msgtype: MessageType): number;
+}
+
+export interface SendPolicy {
+  retry: RetryPolicy;
+  /** Coalesce when the backlog would take longer than this to drain. */
+  coalesceAfterMs: number;
+  renderDigest: DigestRenderer;
+}
+
+export interface WorkerContext {
+  store: Store;
+  clock: Clock;
+  pacer: Pacer;
+  metrics: Metrics;
+  /** Bounds HTTP sends in flight over all targets. */
+  sends: PQueue;
+  policy(): SendPolicy;
+  receiverThrottle(receiver: string): RateLimit | undefined;
+}
+
+/** Rows read per page while filling a digest. */
+const PAGE_ROWS = 100;
+const RATE_ERRCODE = 45009;
+
+export interface PlannedSend {
+  unit: SendUnit;
+  rows: ReadonlyMap<string, StoredDelivery>;
+}
+
+/** The next thing to send: the oldest due row, or a digest of the backlog's head. */
+export async function planNext(ctx: WorkerContext, target: string, runtime: TargetRuntime, now: number): Promise<PlannedSend | undefined> {
+  const { coalesceAfterMs, renderDigest } = ctx.policy();
+  const interval = paceInterval(runtime.rateLimit);
+  // Enough to tell whether the backlog passed the coalescing threshold, and no more.
+  const due = await ctx.store.dueCount(target, now, Math.ceil(coalesceAfterMs / interval) + 1);
+  if (due === 0) return undefined;
+  if (!shouldCoalesce(due, interval, coalesceAfterMs)) {
+    const [row] = await ctx.store.due(target, now, 1);
+    return row && { unit: { message: row.message, rowIds: [row.id], coalesced: false }, rows: new Map([[row.id, row]]) };
+  }
+  const packer = new DigestPacker(target, runtime.byteLimit, renderDigest);
+  const rows = new Map<string, StoredDelivery>();
+  let page = await ctx.store.due(target, now, PAGE_ROWS);
+  for (;;) {
+    for (const row of page) {
+      if (!packer.offer(row)) return { unit: packer.unit()!, rows };
+      rows.set(row.id, row);
+    }
+    const last = page.at(-1);
+    if (page.length < PAGE_ROWS || last === undefined) break;
+    page = await ctx.store.due(target, now, PAGE_ROWS, { at: last.nextAttemptAt, id: last.id });
+  }
+  const unit = packer.unit();
+  return unit && { unit, rows };
+}
+
+/**
+ * Waits for the unit's pace, sends it and records the outcome. False when the send did
+ * not happen (stopping, lease lost, robot paused meanwhile): its rows stay queued.
+ */
+export async function sendPlanned(
+  ctx: WorkerContext,
+  target: string,
+  runtime: TargetRuntime,
+  planned: PlannedSend,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const { unit } = planned;
+  const keys: PaceKey[] = [];
+  const throttle = ctx.receiverThrottle(unit.message.receiver);
+  if (throttle) keys.push({ key: `receiver:${unit.message.receiver}`, rate: throttle, name: unit.message.receiver });
+  keys.push({ key: runtime.paceKey, rate: runtime.rateLimit, name: target });
+  if (!(await ctx.pacer.acquire(keys, signal))) return false;
+  // A send still waiting for a free HTTP slot when shutdown begins is not started.
+  const result = await ctx.sends.add(async () => (signal.aborted ? undefined : safeSend(runtime.channel, unit)));
+  if (result === undefined) return false;
+  await record(ctx, target, runtime, planned, result);
+  return true;
+}
+
+async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime, planned: PlannedSend, result: SendResult): Promise<void> {
+  const { unit, rows } = planned;
+  const now = ctx.clock.now();
+  ctx.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
+  if (result.kind === "ok") {
+    await ctx.store.markSent(unit.rowIds, now);
+    if (unit.coalesced) ctx.metrics.coalesced.inc({ target }, unit.rowIds.length);
+    for (const id of unit.rowIds) {
+      const row = rows.get(id);
+      if (row) ctx.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
+    }
+    logger.debug("delivered", { target, rows: unit.rowIds.length, coalesced: unit.coalesced, events: unit.message.eventIds });
+    return;
+  }
+  if (result.errcode !== undefined) ctx.metrics.wecomErrors.inc({ errcode: String(result.errcode) });
+  let effective = result;
+  if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
+    // WeCom counted more than we sent (another sender shares the robot): every target on
+    // it, on every replica, waits out its window.
+    const windowMs = runtime.rateLimit.per;
+    await ctx.pacer.pause(runtime.paceKey, now + windowMs);
+    effective = { ...result, afterMs: windowMs };
+    logger.warn("WeCom rate limit hit; pausing the robot for its window", { target, pauseMs: windowMs });
+  }
+  await recordFailure(ctx, target, unit, rows, effective, now);
+}
+
+/** One retry time for the whole unit (its rows go out together again); rows past max_age are given up. */
+async function recordFailure(
+  ctx: WorkerContext,
+  target: string,
+  unit: SendUnit,
+  rows: ReadonlyMap<string, StoredDelivery>,
+  result: Exclude<SendResult, { kind: "ok" }>,
+  now: number,
+): Promise<void> {
+  const { retry } = ctx.policy();
+  const carried = unit.rowIds.flatMap((id) => rows.get(id) ?? []);
+  const attempts = Math.max(0, ...carried.map((row) => row.attempts));
+  const retrying: string[] = [];
+  const dead = new Map<string, { reason: string; ids: string[] }>();
+  let retryAt = now;
+  for (const row of carried) {
+    const decision = decideRetry(result, { attempts, createdAt: row.createdAt }, now, retry);
+    if (decision.action === "retry") {
+      retrying.push(row.id);
+      retryAt = Math.max(retryAt, decision.at);
+    } else {
+      const group = dead.get(decision.error) ?? { reason: decision.reason, ids: [] };
+      group.ids.push(row.id);
+      dead.set(decision.error, group);
+    }
+  }
+  if (retrying.length > 0) {
+    await ctx.store.markRetry(retrying, retryAt, result.error);
+    ctx.metrics.retries.inc({ target }, retrying.length);
+    logger.warn("send failed; will retry", { target, rows: retrying.length, error: result.error, errcode: result.errcode, retryInMs: retryAt - now });
+  }
+  for (const [error, { reason, ids }] of dead) {
+    await ctx.store.markDead(ids, error);
+    ctx.metrics.deadLetters.inc({ target, reason }, ids.length);
+    logger.error("delivery dead-lettered", { target, deliveries: ids, reason, error });
+  }
+}
+
+async function safeSend(channel: Channel, unit: SendUnit): Promise<SendResult> {
+  try {
+    return await channel.send(unit.message);
+  } catch (err) {
+    // Channels return errors as values; a throw is a bug, but the row must not be lost.
+    return { kind: "retry", error: `internal error: ${(err as Error).message}` };
+  }
+}
