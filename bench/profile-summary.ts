@@ -34,8 +34,8 @@ const STAGES: { name: string; matches: (url: string, functionName: string) => bo
   { name: "metrics (prom-client)", matches: (url) => /prom-client|\/metrics\.js/.test(url) },
   { name: "logging (winston)", matches: (url) => /winston|logform|\/log\.js/.test(url) },
   {
-    name: "delivery: dispatcher, Bottleneck, p-queue, fetch",
-    matches: (url) => /bottleneck|p-queue|\/delivery\/|\/channels\/|undici/.test(url),
+    name: "delivery: dispatcher, pacer, p-queue, fetch",
+    matches: (url) => /p-queue|\/delivery\/|\/channels\/|undici/.test(url),
   },
   {
     name: "express: router, body readers, auth, res.json",

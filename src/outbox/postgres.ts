@@ -1,7 +1,7 @@
 // The Store on PostgreSQL: one outbox shared by any number of replicas. Leases give each
 // target one worker at a time, pace slots are taken under a row lock so replicas share
 // one pace per robot, and idempotency keys are unique in the database itself.
-import { randomUUID } from "node:crypto";
+import { orderedId } from "./ids.js";
 import pg from "pg";
 import { logger } from "../log.js";
 import {
@@ -24,7 +24,7 @@ const MIGRATIONS: readonly string[] = [
      created_at BIGINT NOT NULL
    );
    CREATE TABLE deliveries (
-     id TEXT PRIMARY KEY,
+     id TEXT COLLATE "C" PRIMARY KEY,
      request_id TEXT NOT NULL REFERENCES requests(id),
      target TEXT NOT NULL,
      message TEXT NOT NULL,
@@ -153,7 +153,7 @@ export class PostgresStore implements Store {
 
   private async insertRequest(client: Client, request: AcceptRequest, now: number): Promise<Accepted> {
     const key = request.idempotencyKey ?? null;
-    const requestId = randomUUID();
+    const requestId = orderedId();
     if (key !== null) {
       // A key whose window passed no longer marks a repeat.
       await client.query("UPDATE requests SET idempotency_key = NULL WHERE idempotency_key = $1 AND idempotency_until <= $2", [key, now]);
@@ -167,7 +167,7 @@ export class PostgresStore implements Store {
       const { rows } = await client.query<{ id: string }>("SELECT id FROM requests WHERE idempotency_key = $1", [key]);
       return { requestId: rows[0]!.id, deliveryIds: [], duplicate: true };
     }
-    const deliveryIds = request.messages.map(() => randomUUID());
+    const deliveryIds = request.messages.map(() => orderedId());
     if (deliveryIds.length > 0) {
       await client.query(
         `INSERT INTO deliveries (id, request_id, target, message, state, attempts, created_at, next_attempt_at)

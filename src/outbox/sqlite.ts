@@ -1,7 +1,7 @@
 // The Store on SQLite: a file under the data dir, for one process. WAL keeps writes cheap
 // and readers unblocked; synchronous=FULL makes a row answered 2xx survive power loss;
 // the exclusive lock keeps a second process off the same data dir.
-import { randomUUID } from "node:crypto";
+import { orderedId } from "./ids.js";
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -176,10 +176,10 @@ export class SqliteStore implements Store {
         this.sql.forgetKey.run(key); // the key's window passed: this is a new request
       }
     }
-    const requestId = randomUUID();
+    const requestId = orderedId();
     this.sql.insertRequest.run(requestId, key, request.idempotencyUntil ?? null, now);
     const deliveryIds = request.messages.map((message) => {
-      const id = randomUUID();
+      const id = orderedId();
       this.sql.insertDelivery.run(id, requestId, message.target, JSON.stringify(message), now, now);
       return id;
     });
