@@ -3,6 +3,7 @@
 // PostgreSQL one replica at a time works it, and a dead replica's targets are taken over
 // when its leases run out); with SQLite the same code runs with one holder.
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import PQueue from "p-queue";
 import type { RateLimit } from "../config/schema.js";
 import { logger } from "../log.js";
@@ -64,7 +65,8 @@ export class Dispatcher {
     this.sends = new PQueue({ concurrency: options.concurrency });
     this.clock = deps.clock ?? systemClock;
     this.leaseMs = deps.leaseMs ?? 15_000;
-    this.holder = deps.holder ?? randomUUID();
+    // Readable in the leases table: which replica (host and pid) works which target.
+    this.holder = deps.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.context = {
       store,
       clock: this.clock,

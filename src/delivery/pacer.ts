@@ -14,6 +14,11 @@ export function paceInterval(rate: RateLimit): number {
   return Math.ceil((rate.per / rate.max) * 1.05);
 }
 
+/** The slot rule for a rate: smooth spacing, and the window itself, both with 5% slack for network jitter. */
+export function paceRate(rate: RateLimit): { spacingMs: number; max: number; perMs: number } {
+  return { spacingMs: paceInterval(rate), max: rate.max, perMs: Math.ceil(rate.per * 1.05) };
+}
+
 export interface PaceKey {
   key: string;
   rate: RateLimit;
@@ -43,7 +48,7 @@ export class Pacer {
     for (const { key, rate, name } of keys) {
       if (signal?.aborted) return callOff();
       const now = this.clock.now();
-      const slot = await this.store.takeSlot(key, now, { spacingMs: paceInterval(rate), max: rate.max, perMs: rate.per });
+      const slot = await this.store.takeSlot(key, now, paceRate(rate));
       taken.push({ key, slot });
       const wait = slot - this.clock.now();
       if (wait > THROTTLED_AFTER_MS) this.onThrottled(name);

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Channel } from "../../src/channels/channel.js";
 import type { DigestRenderer } from "../../src/delivery/coalesce.js";
 import { Dispatcher, type DispatcherOptions, type TargetRuntime } from "../../src/delivery/dispatcher.js";
-import { Pacer, paceInterval } from "../../src/delivery/pacer.js";
+import { Pacer, paceInterval, paceRate } from "../../src/delivery/pacer.js";
 import { createMetrics } from "../../src/metrics.js";
 import { SqliteStore } from "../../src/outbox/sqlite.js";
 import type { Message, SendResult } from "../../src/types.js";
@@ -195,14 +195,14 @@ describe("pacer", () => {
     const pacer = new Pacer(store, clock);
     const rate = { max: 1, per: 10_000 };
     try {
-      await store.takeSlot("robot:a", 0, { spacingMs: paceInterval(rate), max: 1, perMs: 10_000 });
+      await store.takeSlot("robot:a", 0, paceRate(rate));
       const waiting = pacer.acquire([{ key: "robot:a", rate, name: "robot-a" }]);
       await clock.advance(1000);
       await store.pauseKey("robot:a", 60_000);
       await clock.advance(20_000);
       expect(await waiting).toBe(false);
       // The called-off slot is free again: the next one is due at the pause's end.
-      expect(await store.takeSlot("robot:a", 21_000, { spacingMs: paceInterval(rate), max: 1, perMs: 10_000 })).toBe(60_000);
+      expect(await store.takeSlot("robot:a", 21_000, paceRate(rate))).toBe(60_000);
     } finally {
       await store.close();
       tmp.remove();
