@@ -49,6 +49,11 @@ export class SqliteStore implements Store {
   readonly driver = "sqlite";
   private readonly db: Database.Database;
   private readonly sql;
+  /**
+   * Queued rows per target, counted once at open and kept by every write: one process
+   * owns the file, so the count is exact, and a scrape costs nothing at any backlog.
+   */
+  private readonly depth = new Map<string, number>();
 
   private constructor(file: string) {
     const created = !existsSync(file);
@@ -97,23 +102,23 @@ export class SqliteStore implements Store {
         )
         .pluck(),
       nextDueAt: db.prepare("SELECT min(next_attempt_at) FROM deliveries WHERE target = ? AND state = 'queued'").pluck(),
-      queuedTargets: db.prepare("SELECT DISTINCT target FROM deliveries WHERE state = 'queued'").pluck(),
       depth: db.prepare("SELECT target, count(*) AS n FROM deliveries WHERE state = 'queued' GROUP BY target"),
+      // "+state": look rows up by id, never walk the queue (the state index would).
       markSent: db.prepare(
         `UPDATE deliveries SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL
-         WHERE id IN (SELECT value FROM json_each(?)) AND state = 'queued'`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'queued' RETURNING target`,
       ),
       markRetry: db.prepare(
         `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
-         WHERE id IN (SELECT value FROM json_each(?)) AND state = 'queued'`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'queued'`,
       ),
       markDead: db.prepare(
         `UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?
-         WHERE id IN (SELECT value FROM json_each(?)) AND state = 'queued'`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'queued' RETURNING target`,
       ),
       requeue: db.prepare(
         `UPDATE deliveries SET state = 'queued', next_attempt_at = ?, created_at = ?
-         WHERE id IN (SELECT value FROM json_each(?)) AND state = 'dead' RETURNING id, target`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'dead' RETURNING id, target`,
       ),
       dead: db.prepare("SELECT * FROM deliveries WHERE state = 'dead' ORDER BY created_at DESC LIMIT ?"),
       purge: db.prepare(
@@ -137,6 +142,7 @@ export class SqliteStore implements Store {
          ON CONFLICT (key) DO UPDATE SET recent = excluded.recent, paused_until = excluded.paused_until`,
       ),
     };
+    for (const row of this.sql.depth.all() as { target: string; n: number }[]) this.depth.set(row.target, row.n);
   }
 
   /** Opens (creating if needed) `<dataDir>/outbox.db`, refusing a dir another process holds. */
@@ -162,7 +168,12 @@ export class SqliteStore implements Store {
   }
 
   accept(requests: readonly AcceptRequest[], now: number): Promise<Accepted[]> {
-    return Promise.resolve(this.db.transaction(() => requests.map((request) => this.insertRequest(request, now)))());
+    const accepted = this.db.transaction(() => requests.map((request) => this.insertRequest(request, now)))();
+    // Counted once committed.
+    requests.forEach((request, i) => {
+      if (!accepted[i]!.duplicate) this.count(request.messages.map((message) => message.target), 1);
+    });
+    return Promise.resolve(accepted);
   }
 
   private insertRequest(request: AcceptRequest, now: number): Accepted {
@@ -205,16 +216,21 @@ export class SqliteStore implements Store {
   }
 
   requeue(list: readonly string[], now: number): Promise<{ id: string; target: string }[]> {
-    return Promise.resolve(this.sql.requeue.all(now, now, ids(list)) as { id: string; target: string }[]);
+    const requeued = this.sql.requeue.all(now, now, ids(list)) as { id: string; target: string }[];
+    this.count(requeued.map((row) => row.target), 1);
+    return Promise.resolve(requeued);
   }
 
   depthByTarget(): Promise<Map<string, number>> {
-    const rows = this.sql.depth.all() as { target: string; n: number }[];
-    return Promise.resolve(new Map(rows.map((row) => [row.target, row.n])));
+    return Promise.resolve(new Map([...this.depth].filter(([, n]) => n > 0)));
   }
 
   queuedTargets(): Promise<string[]> {
-    return Promise.resolve(this.sql.queuedTargets.all() as string[]);
+    return Promise.resolve([...this.depth].flatMap(([target, n]) => (n > 0 ? [target] : [])));
+  }
+
+  private count(targets: Iterable<string>, step: 1 | -1): void {
+    for (const target of targets) this.depth.set(target, (this.depth.get(target) ?? 0) + step);
   }
 
   due(target: string, now: number, limit: number, after?: QueueCursor): Promise<StoredDelivery[]> {
@@ -233,7 +249,7 @@ export class SqliteStore implements Store {
   }
 
   markSent(list: readonly string[], now: number): Promise<void> {
-    this.sql.markSent.run(now, ids(list));
+    this.count((this.sql.markSent.all(now, ids(list)) as { target: string }[]).map((row) => row.target), -1);
     return Promise.resolve();
   }
 
@@ -243,7 +259,7 @@ export class SqliteStore implements Store {
   }
 
   markDead(list: readonly string[], error: string): Promise<void> {
-    this.sql.markDead.run(error, ids(list));
+    this.count((this.sql.markDead.all(error, ids(list)) as { target: string }[]).map((row) => row.target), -1);
     return Promise.resolve();
   }
 

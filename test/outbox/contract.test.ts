@@ -193,6 +193,21 @@ describe.each(drivers)("Store contract: $name", (driver) => {
     expect((await store.queuedTargets()).sort()).toEqual(["robot-a", "robot-b"]);
   });
 
+  it("keeps the depth exact through duplicates, sends, dead letters and requeues, and after a reopen", async () => {
+    const { deliveryIds } = await one([message(), message(), message(), message({ target: "robot-b" })], 1000, { idempotencyKey: "k" });
+    await one([message()], 1000, { idempotencyKey: "k" }); // a duplicate adds nothing
+    await store.markSent([deliveryIds[0]!], 2000);
+    await store.markSent([deliveryIds[0]!], 2001); // already sent: no change
+    await store.markDead([deliveryIds[1]!, deliveryIds[3]!], "gone");
+    await store.markRetry([deliveryIds[2]!], 9000, "busy");
+    expect(await store.depthByTarget()).toEqual(new Map([["robot-a", 1]]));
+    await store.requeue([deliveryIds[3]!], 3000);
+    expect(await store.depthByTarget()).toEqual(new Map([["robot-a", 1], ["robot-b", 1]]));
+    await store.close();
+    store = await driver.again();
+    expect(await store.depthByTarget()).toEqual(new Map([["robot-a", 1], ["robot-b", 1]]));
+  });
+
   it("gives a target's lease to one holder until it expires or is released", async () => {
     const other = await second();
     expect(await store.claim("robot-a", "replica-1", 1000, 10_000)).toBe(true);
