@@ -125,4 +125,16 @@ describe("durable delivery (relay as a child process)", () => {
     relays.push(again);
     await until(() => namesSeen(wecom).size === 10, () => `${namesSeen(wecom).size} of 10 delivered`, 10_000);
   });
+
+  it("refuses a second relay on the same data dir, naming the file, while the first keeps serving", async () => {
+    wecom = await startFakeWeCom();
+    const configFile = join(tmp.dir, "routes.yml");
+    writeFileSync(configFile, robotConfig(wecom.url));
+    const dataDir = join(tmp.dir, "data");
+    const first = await startChildRelay(configFile, dataDir);
+    relays.push(first);
+    const second = startChildRelay(configFile, dataDir);
+    await expect(second).rejects.toThrow(/relay exited \(1\)[\s\S]*another wecom-relay process is using .*outbox\.db/);
+    expect((await fetch(`${first.url}/-/ready`)).status).toBe(200);
+  });
 });
