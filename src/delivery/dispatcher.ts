@@ -75,6 +75,7 @@ export class Dispatcher {
       sends: this.sends,
       policy: () => this.options,
       receiverThrottle: (receiver) => this.receiverThrottles.get(receiver),
+      failing: new Set(),
     };
   }
 

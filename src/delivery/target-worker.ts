@@ -42,6 +42,8 @@ export interface WorkerContext {
   sends: PQueue;
   policy(): SendPolicy;
   receiverThrottle(receiver: string): RateLimit | undefined;
+  /** Targets whose last send failed and may pass again: their waiting retries go out once one succeeds. */
+  failing: Set<string>;
 }
 
 /** Rows read per page while filling a digest. */
@@ -110,6 +112,12 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
   ctx.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
   if (result.kind === "ok") {
     await ctx.store.markSent(unit.rowIds, now);
+    // The target works again: what waits for a retry goes out now, at its pace, not
+    // each row at its own backoff time (up to retry_max after the outage ended).
+    if (ctx.failing.delete(target) || [...rows.values()].some((row) => row.attempts > 0)) {
+      const moved = await ctx.store.expedite(target, now);
+      if (moved > 0) logger.info("target recovered; sending its waiting retries now", { target, rows: moved });
+    }
     if (unit.coalesced) ctx.metrics.coalesced.inc({ target }, unit.rowIds.length);
     for (const id of unit.rowIds) {
       const row = rows.get(id);
@@ -119,6 +127,7 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
     return;
   }
   if (result.errcode !== undefined) ctx.metrics.wecomErrors.inc({ errcode: String(result.errcode) });
+  if (result.kind !== "permanent") ctx.failing.add(target);
   let effective = result;
   if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
     // WeCom counted more than we sent (another sender shares the robot): every target on

@@ -78,6 +78,12 @@ export interface Store {
   /** Earliest next attempt among the target's queued rows. */
   nextDueAt(target: string): Promise<number | undefined>;
 
+  /**
+   * Makes every row of the target that waits for a retry due at `now`: the outage is over,
+   * so they go out at once (at the target's pace) instead of each at its own backoff time.
+   * Returns how many rows moved.
+   */
+  expedite(target: string, now: number): Promise<number>;
   /** One set-based update per send: the rows WeCom accepted. */
   markSent(ids: readonly string[], now: number): Promise<void>;
   markRetry(ids: readonly string[], nextAttemptAt: number, error: string): Promise<void>;

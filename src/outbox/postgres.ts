@@ -244,6 +244,11 @@ export class PostgresStore implements Store {
     return row?.at == null ? undefined : Number(row.at);
   }
 
+  async expedite(target: string, now: number): Promise<number> {
+    const rows = await this.query("UPDATE deliveries SET next_attempt_at = $1 WHERE target = $2 AND state = 'queued' AND next_attempt_at > $1 RETURNING 1", [now, target]);
+    return rows.length;
+  }
+
   async markSent(ids: readonly string[], now: number): Promise<void> {
     await this.query(
       `UPDATE deliveries SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL

@@ -96,6 +96,7 @@ export class SqliteStore implements Store {
            AND (next_attempt_at, id) > (?, ?)
          ORDER BY next_attempt_at, id LIMIT ?`,
       ),
+      expedite: db.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE target = ? AND state = 'queued' AND next_attempt_at > ?"),
       dueCount: db
         .prepare(
           `SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE target = ? AND state = 'queued' AND next_attempt_at <= ? LIMIT ?)`,
@@ -246,6 +247,10 @@ export class SqliteStore implements Store {
 
   nextDueAt(target: string): Promise<number | undefined> {
     return Promise.resolve((this.sql.nextDueAt.get(target) as number | null) ?? undefined);
+  }
+
+  expedite(target: string, now: number): Promise<number> {
+    return Promise.resolve(this.sql.expedite.run(now, target, now).changes);
   }
 
   markSent(list: readonly string[], now: number): Promise<void> {

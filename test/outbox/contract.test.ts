@@ -167,6 +167,17 @@ describe.each(drivers)("Store contract: $name", (driver) => {
     expect((await store.requestStatus(id!))?.state).toBe("sent");
   });
 
+  it("makes a target's waiting retries due at once, and only that target's", async () => {
+    const a = (await one([message(), message()], 1000)).deliveryIds;
+    const b = (await one([message({ target: "robot-b" })], 1000)).deliveryIds;
+    await store.markRetry(a, 60_000, "HTTP 502");
+    await store.markRetry(b, 60_000, "HTTP 502");
+    expect(await store.expedite("robot-a", 5000)).toBe(2);
+    expect((await store.due("robot-a", 5000, 10)).map((d) => d.id).sort()).toEqual([...a].sort());
+    expect(await store.due("robot-b", 5000, 10)).toEqual([]);
+    expect(await store.expedite("robot-a", 5000)).toBe(0);
+  });
+
   it("marks a whole unit in one update, and leaves rows that are no longer queued alone", async () => {
     const { deliveryIds } = await one([message(), message(), message()]);
     await store.markDead([deliveryIds[0]!], "errcode 93000");

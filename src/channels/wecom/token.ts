@@ -30,10 +30,17 @@ export interface TokenCacheOptions {
   refreshFraction?: number;
   /** ...or this long before it expires, whichever comes first (default 5 min). */
   refreshMarginMs?: number;
-  /** After a failed fetch, sends fail fast for this long (default 5 s), doubling per failure. */
+  /** After a fetch that failed for good (wrong secret), sends fail fast for this long (default 5 s), doubling per failure. */
   failureBackoffMs?: number;
   /** Ceiling of that doubling (default 5 min). */
   maxFailureBackoffMs?: number;
+  /**
+   * After a transient failure (-1, HTTP 5xx, network), the next fetch is tried this soon
+   * (default 1 s), doubling up to `maxTransientBackoffMs` (default 10 s): WeCom's recovery
+   * must reach app targets within seconds.
+   */
+  transientBackoffMs?: number;
+  maxTransientBackoffMs?: number;
   /** Clock in epoch ms (default Date.now). */
   now?: () => number;
 }
@@ -55,6 +62,8 @@ export class TokenCache {
   private readonly refreshMarginMs: number;
   private readonly failureBackoffMs: number;
   private readonly maxFailureBackoffMs: number;
+  private readonly transientBackoffMs: number;
+  private readonly maxTransientBackoffMs: number;
   private readonly now: () => number;
 
   constructor(options: TokenCacheOptions = {}) {
@@ -62,6 +71,8 @@ export class TokenCache {
     this.refreshMarginMs = options.refreshMarginMs ?? 300_000;
     this.failureBackoffMs = options.failureBackoffMs ?? 5_000;
     this.maxFailureBackoffMs = options.maxFailureBackoffMs ?? 300_000;
+    this.transientBackoffMs = options.transientBackoffMs ?? 1_000;
+    this.maxTransientBackoffMs = options.maxTransientBackoffMs ?? 10_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -129,7 +140,9 @@ export class TokenCache {
     if (!fetched.ok) {
       metrics?.tokenRefreshes.inc({ target, result: "failure" });
       entry.failures += 1;
-      const backoff = Math.min(this.maxFailureBackoffMs, this.failureBackoffMs * 2 ** (entry.failures - 1));
+      const transient = fetched.failure.kind === "retry";
+      const [base, ceiling] = transient ? [this.transientBackoffMs, this.maxTransientBackoffMs] : [this.failureBackoffMs, this.maxFailureBackoffMs];
+      const backoff = Math.min(ceiling, base * 2 ** (entry.failures - 1));
       entry.failedUntil = this.now() + backoff;
       entry.lastFailure = fetched.failure;
       logger.warn("app access_token fetch failed", {

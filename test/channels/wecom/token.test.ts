@@ -162,7 +162,7 @@ describe("TokenCache", () => {
   });
 
   it("does not ask gettoken again during the backoff after a failure, then tries again", async () => {
-    const tokens = cache({ failureBackoffMs: 5000 });
+    const tokens = cache({ transientBackoffMs: 5000 });
     wecom.failNext(1, { errcode: -1 }, "gettoken");
     await tokens.get(credentials(), requester);
 
@@ -178,7 +178,7 @@ describe("TokenCache", () => {
   });
 
   it("doubles the backoff with each consecutive failure", async () => {
-    const tokens = cache({ failureBackoffMs: 1000 });
+    const tokens = cache({ transientBackoffMs: 1000 });
     wecom.failNext(2, { errcode: -1 }, "gettoken");
     await tokens.get(credentials(), requester);
     clock += 1001;
@@ -188,6 +188,18 @@ describe("TokenCache", () => {
     const outcome = await tokens.get(credentials(), requester);
     expect(outcome).toMatchObject({ ok: false, failure: { kind: "retry", afterMs: 999 } });
     expect(gettokenRequests()).toBe(2);
+  });
+
+  it("retries a transient gettoken failure within seconds however long it lasted (default backoff capped at 10 s)", async () => {
+    const tokens = cache();
+    wecom.failNext(12, { errcode: -1 }, "gettoken");
+    for (let i = 0; i < 12; i++) {
+      await tokens.get(credentials(), requester);
+      clock += 10_001;
+    }
+    expect(gettokenRequests()).toBe(12);
+    // WeCom recovered: the next send gets a token at once.
+    expect((await tokens.get(credentials(), requester)).ok).toBe(true);
   });
 
   it("keeps answering a wrong secret as permanent during the backoff without asking WeCom", async () => {
