@@ -10,6 +10,7 @@ import { logger, logLevelProblem, redactor } from "./log.js";
 import { packageVersion } from "./paths.js";
 import type { Relay } from "./relay.js";
 import { isLoopback, printedTargetsBanner, unauthenticatedSources } from "./serve-notices.js";
+import { createHttpServer } from "./http/http-server.js";
 import { createApp } from "./server.js";
 import { loadRelay, Service } from "./service.js";
 import { sourceAdapters } from "./sources/index.js";
@@ -177,8 +178,9 @@ async function serve(args: string[]): Promise<number> {
   const { service } = started;
   // server.listen was validated with the config; only the override can be wrong here.
   const listen = listenOverride ?? parseListen(service.relay.config.server.listen);
-  const app = createApp(service);
-  const server: Server = listen.host === undefined ? app.listen(listen.port) : app.listen(listen.port, listen.host);
+  const server: Server = createHttpServer(createApp(service), service.relay.config.server);
+  if (listen.host === undefined) server.listen(listen.port);
+  else server.listen(listen.port, listen.host);
   await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
   const address = server.address();
   logger.info("listening", { address: typeof address === "object" && address ? `${address.address}:${address.port}` : address, config: file });

@@ -3,7 +3,8 @@
 import express, { type RequestHandler } from "express";
 import type { Config } from "./config/schema.js";
 import { requireAuth } from "./http/auth.js";
-import { jsonBody, rawBody } from "./http/body.js";
+import { jsonBody } from "./http/body.js";
+import { BodyBudget, rawBody } from "./http/raw-body.js";
 import { errorHandler, HttpError, sendError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
 import { requireGithubSignature, requireGrafanaSignature } from "./http/require-signature.js";
@@ -47,14 +48,9 @@ export function createApp(service: Service): express.Express {
   app.disable("x-powered-by");
   app.set("trust proxy", false);
 
-  // One raw-body reader per configured limit, so a reload can change max_body.
-  const readers = new Map<number, RequestHandler>();
-  const readBody: RequestHandler = (req, res, next) => {
-    const limit = service.relay.config.server.max_body;
-    let reader = readers.get(limit);
-    if (!reader) readers.set(limit, (reader = rawBody(limit)));
-    reader(req, res, next);
-  };
+  // Every body read at once draws on one budget, before anyone is authenticated.
+  const budget = new BodyBudget(() => service.relay.config.server.max_buffered);
+  const readBody = rawBody(() => service.relay.config.server.max_body, budget);
   const auth = (endpoint: Endpoint) => requireAuth(() => service.relay.config.auth[endpoint]);
   const notReady: RequestHandler = (_req, _res, next) => {
     if (!service.ready) throw new HttpError(503, "not ready", { reason: service.notReadyReason }, "not_ready");
@@ -168,6 +164,7 @@ export function createApp(service: Service): express.Express {
 
   app.use(
     wecomCallbackRouter((target) => service.relay.callbackCredentials(target), {
+      budget,
       onEvent: (target, xml) => {
         service.metrics.callbackEvents.inc({ target });
         logger.info("WeCom callback event", { target, type: /<MsgType><!\[CDATA\[(\w+)\]\]><\/MsgType>|<MsgType>(\w+)<\/MsgType>/.exec(xml)?.slice(1).find(Boolean) });

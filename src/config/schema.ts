@@ -139,6 +139,16 @@ export const configSchema = z.strictObject({
         .default(":8080"),
       max_body: byteSize.default(1024 * 1024),
       rate_limit: z.strictObject({ per_ip: z.number().int().positive(), per: positiveDuration }).optional(),
+      /** Bodies held in memory at once, over every request being read or handled (503 past it). */
+      max_buffered: byteSize.default(32 * 1024 * 1024),
+      /** Open connections at once; more are refused by the OS queue. Read at start. */
+      max_connections: z.number().int().positive().default(1024),
+      /** A client must send its headers within this long. Read at start. */
+      header_timeout: positiveDuration.default(5_000),
+      /** The whole request, body included. Read at start. */
+      request_timeout: positiveDuration.default(30_000),
+      /** An idle keep-alive connection is closed after this long. Read at start. */
+      keep_alive_timeout: positiveDuration.default(5_000),
     })
     .prefault({}),
   wecom: z

@@ -1,6 +1,6 @@
 // Reads a webhook body as raw bytes (kept for signature checks), then insists on the
 // right content type, valid UTF-8 and well-formed JSON, each with its own precise error.
-import express, { type RequestHandler } from "express";
+import type { RequestHandler } from "express";
 import { HttpError } from "./errors.js";
 
 declare module "express-serve-static-core" {
@@ -48,11 +48,6 @@ function jsonDepth(root: unknown): number {
     for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
   }
   return deepest;
-}
-
-/** express.raw bounded by maxBytes (413 past it), for any content type. */
-export function rawBody(maxBytes: number): RequestHandler {
-  return express.raw({ type: () => true, limit: maxBytes });
 }
 
 /** Parses the raw body as JSON; `form` also accepts application/x-www-form-urlencoded `payload=`. */

@@ -5,7 +5,8 @@
 import express, { type Request, type RequestHandler, type Response } from "express";
 import { CallbackCryptoError, decrypt, verifySignature } from "../channels/wecom/crypto.js";
 import { logger } from "../log.js";
-import { decodeUtf8, rawBody } from "./body.js";
+import { decodeUtf8 } from "./body.js";
+import { BodyBudget, rawBody } from "./raw-body.js";
 import { HttpError } from "./errors.js";
 
 export interface CallbackCredentials {
@@ -25,7 +26,12 @@ export interface WecomCallbackOptions {
   now?: () => number;
   /** Largest POST body accepted (default 64 KiB); WeCom's envelopes are a few KiB. */
   maxBodyBytes?: number;
+  /** Shared with every other body being read (default: a budget of its own, 8 MiB). */
+  budget?: BodyBudget;
 }
+
+/** Signed callbacks seen recently, to act on each once: WeCom retries, and a captured one may be replayed. */
+const MAX_REMEMBERED = 10_000;
 
 const PATH = "/wecom/callback/:target";
 
@@ -92,9 +98,30 @@ export function wecomCallbackRouter(
     res.status(200).type("text/plain").send(message);
   });
 
-  router.post(PATH, findTarget, rawBody(options.maxBodyBytes ?? 64 * 1024), (req, res) => {
+  const budget = options.budget ?? new BodyBudget(() => 8 * 1024 * 1024);
+  const maxBody = options.maxBodyBytes ?? 64 * 1024;
+  // msg_signature → when it may be forgotten (its timestamp left the allowed window).
+  const seen = new Map<string, number>();
+  const firstTime = (signature: string, timestamp: number): boolean => {
+    const at = now();
+    for (const [key, until] of seen) {
+      if (until > at && seen.size < MAX_REMEMBERED) break;
+      seen.delete(key); // oldest first: Map keeps insertion order
+    }
+    if (seen.has(signature)) return false;
+    seen.set(signature, (timestamp + 2 * maxSkewSeconds) * 1000);
+    return true;
+  };
+
+  router.post(PATH, findTarget, rawBody(() => maxBody, budget), (req, res) => {
     const body = Buffer.isBuffer(req.body) ? decodeUtf8(req.body) : "";
     const { target, message } = open(req, res, encryptField(body));
+    // The signature covers timestamp, nonce and content: the same one again is a repeat.
+    if (!firstTime(queryParam(req, "msg_signature")!, Number(queryParam(req, "timestamp")))) {
+      logger.info("WeCom callback repeated; acted on once already", { target });
+      res.status(200).end();
+      return;
+    }
     try {
       options.onEvent?.(target, message);
     } catch (err) {

@@ -35,13 +35,17 @@ const envelope = (encrypted: string) =>
 // The router's clock, in epoch ms; each test sets it near the request's timestamp.
 let nowMs = 0;
 const events: { target: string; xml: string }[] = [];
+let newRouter: () => express.Router;
+let router: express.Router;
 let server: Server;
 let base: string;
 
 beforeAll(async () => {
   const targets = new Map<string, CallbackCredentials>([["ops-app", VECTOR_A]]);
   const app = express();
-  app.use(
+  // A new router per test: each remembers the callbacks it acted on.
+  app.use((req, res, next) => router(req, res, next));
+  newRouter = () =>
     wecomCallbackRouter((target) => targets.get(target), {
       now: () => nowMs,
       onEvent: (target, xml) => {
@@ -49,8 +53,7 @@ beforeAll(async () => {
         events.push({ target, xml });
       },
       maxBodyBytes: 4096,
-    }),
-  );
+    });
   app.use(errorHandler(() => {}));
   server = app.listen(0, "127.0.0.1");
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
@@ -61,6 +64,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   events.length = 0;
+  router = newRouter();
 });
 
 function url(target: string, params: Record<string, string>): string {
@@ -153,6 +157,11 @@ describe("POST /wecom/callback/:target (events)", () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("");
     expect(events).toEqual([{ target: "ops-app", xml: EVENT_PLAINTEXT }]);
+  });
+
+  it("acts once on a callback replayed within its window (WeCom's retries, or a captured request)", async () => {
+    for (let i = 0; i < 3; i++) expect((await post(envelope(EVENT_ENCRYPT))).status).toBe(200);
+    expect(events).toHaveLength(1);
   });
 
   it("reads an <Encrypt> without CDATA and with surrounding whitespace", async () => {

@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { createHttpServer } from "../../src/http/http-server.js";
 import { createApp } from "../../src/server.js";
 import { Service } from "../../src/service.js";
 import { tempDir } from "./tmp.js";
@@ -38,7 +39,7 @@ export async function startRelay(configYaml: string, options: { env?: NodeJS.Pro
   const started = await Service.start({ configFile, dataDir, env: options.env ?? {} });
   if ("errors" in started) throw new Error(`config errors: ${JSON.stringify(started.errors)}`);
   const { service } = started;
-  const server: Server = createApp(service).listen(0, "127.0.0.1");
+  const server: Server = createHttpServer(createApp(service), service.relay.config.server).listen(0, "127.0.0.1");
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
