@@ -1,5 +1,6 @@
 // JSON-lines logging (winston) with secret redaction applied to every line, so a secret
-// that slips into a message, an error or a field never reaches the output.
+// that slips into a message, an error or a field never reaches the output. The same
+// redactor cleans what the outbox stores and the API answers.
 import winston from "winston";
 
 const REDACTED = "[REDACTED]";
@@ -39,9 +40,12 @@ export class Redactor {
     for (const value of [...this.configSecrets, ...this.runtimeSecrets]) {
       if (value.length < MIN_SECRET_LENGTH) continue;
       unique.add(value);
-      // Also catch the JSON- and URL-escaped spellings of the same value.
+      // Also catch the JSON- and URL-escaped spellings of the same value (either hex case).
       unique.add(JSON.stringify(value).slice(1, -1));
-      unique.add(encodeURIComponent(value));
+      const encoded = encodeURIComponent(value);
+      unique.add(encoded);
+      unique.add(encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase()));
+      unique.add(encodeURIComponent(encoded));
     }
     // Longest first, so a secret containing another is replaced whole.
     this.secrets = [...unique].sort((a, b) => b.length - a.length);

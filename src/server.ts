@@ -9,7 +9,7 @@ import { errorHandler, HttpError, sendError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
 import { requireGithubSignature, requireGrafanaSignature } from "./http/require-signature.js";
 import { wecomCallbackRouter } from "./http/wecom-callback.js";
-import { logger } from "./log.js";
+import { logger, redactor } from "./log.js";
 import type { Service } from "./service.js";
 import { alertmanagerEvents } from "./sources/alertmanager.js";
 import { apiMessage } from "./sources/api.js";
@@ -125,13 +125,13 @@ export function createApp(service: Service): express.Express {
       id: status.id,
       state: status.state,
       created_at: new Date(status.createdAt).toISOString(),
-      ...(errors.length > 0 && { last_error: errors[errors.length - 1] }),
+      ...(errors.length > 0 && { last_error: redactor.redact(errors[errors.length - 1]!) }),
       deliveries: status.deliveries.map((d) => ({
         id: d.id,
         target: d.message.target,
         state: d.state,
         attempts: d.attempts,
-        ...(d.lastError !== undefined && { last_error: d.lastError }),
+        ...(d.lastError !== undefined && { last_error: redactor.redact(d.lastError) }),
         ...(d.sentAt !== undefined && { sent_at: new Date(d.sentAt).toISOString() }),
       })),
     });
@@ -147,7 +147,7 @@ export function createApp(service: Service): express.Express {
         receiver: d.message.receiver,
         summary: d.message.summary,
         attempts: d.attempts,
-        last_error: d.lastError,
+        last_error: d.lastError === undefined ? undefined : redactor.redact(d.lastError),
         created_at: new Date(d.createdAt).toISOString(),
       })),
     });

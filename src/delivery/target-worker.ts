@@ -5,7 +5,7 @@
 import type PQueue from "p-queue";
 import type { Channel } from "../channels/channel.js";
 import type { RateLimit } from "../config/schema.js";
-import { logger } from "../log.js";
+import { logger, redactor } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Store, StoredDelivery } from "../outbox/contract.js";
 import type { MessageType, SendResult } from "../types.js";
@@ -150,6 +150,8 @@ async function recordFailure(
   now: number,
 ): Promise<void> {
   const { retry } = ctx.policy();
+  // Stored and shown by the API: WeCom or a proxy may echo a key, a secret or a token.
+  result = { ...result, error: redactor.redact(result.error) };
   const carried = unit.rowIds.flatMap((id) => rows.get(id) ?? []);
   const attempts = Math.max(0, ...carried.map((row) => row.attempts));
   const retrying: string[] = [];

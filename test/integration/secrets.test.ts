@@ -1,7 +1,8 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { captureLogs } from "../support/capture-logs.js";
-import { startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
+import { DEFAULT_FAKE_APP, startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 import { startRelay, type RunningRelay } from "../support/relay.js";
 
@@ -75,6 +76,43 @@ route: { receiver: sre }
 
     function basic() {
       return `Basic ${Buffer.from(`ops:${API_PASSWORD}`).toString("base64")}`;
+    }
+  });
+
+  it("keeps secrets WeCom or a proxy echoes in any form out of API answers and the stored outbox", async () => {
+    capture = captureLogs("warn");
+    wecom = await startFakeWeCom({ robotRateLimit: { max: 100, perMs: 1000 } });
+    const secret = DEFAULT_FAKE_APP.secret;
+    relay = await startRelay(
+      `
+wecom: { api_base: "${wecom.url}", timeout: 500ms }
+delivery: { retry_initial: 20ms, retry_max: 50ms, max_age: 2s }
+targets:
+  robot: { type: robot, webhook: "${ROBOT_KEY}", rate_limit: { max: 100, per: 1s } }
+  app: { type: app, corp_id: "${DEFAULT_FAKE_APP.corpId}", secret: "\${APP_SECRET}", agent_id: ${DEFAULT_FAKE_APP.agentId}, to_user: [a] }
+receivers:
+  - { name: sre, targets: [robot, app] }
+route: { receiver: sre }
+`,
+      { env: { APP_SECRET: secret } },
+    );
+    // The key bare in a status line's content type, URL-encoded in an errmsg; the app secret in gettoken's errmsg.
+    wecom.failNext(1, { httpStatus: 503, body: "busy", contentType: `text/html; robot=${ROBOT_KEY}` }, "robot");
+    wecom.failNext(1, { errcode: 77777, errmsg: `bad robot ${encodeURIComponent(ROBOT_KEY + "/x")} ${encodeURIComponent(ROBOT_KEY)}` }, "robot");
+    wecom.failNext(20, { errcode: -1, errmsg: `system busy for secret ${secret} (${encodeURIComponent(secret)})` }, "gettoken");
+    const res = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Echo" }]));
+    const { id } = (await res.json()) as { id: string };
+    const answer = async () => (await fetch(`${relay.url}/api/v1/messages/${id}`)).text();
+    await expect.poll(answer, { timeout: 10_000 }).toContain('"state":"failed"');
+
+    const answers = [await answer(), await (await fetch(`${relay.url}/api/v1/dead-letters`)).text()].join("\n");
+    expect(answers).toContain("[REDACTED]");
+    await relay.service.stop();
+    const stored = readFileSync(join(relay.dataDir, "outbox.db")).toString("latin1");
+    for (const form of [ROBOT_KEY, encodeURIComponent(ROBOT_KEY), secret, encodeURIComponent(secret)]) {
+      expect(answers).not.toContain(form);
+      expect(stored).not.toContain(form);
+      expect(capture.lines.join("\n")).not.toContain(form);
     }
   });
 });
