@@ -21,6 +21,7 @@ export const HELPER_NAMES = [
   "join",
   "truncate",
   "oneLine",
+  "safeUrl",
   "eq",
   "ne",
   "and",
@@ -68,8 +69,11 @@ export function registerHelpers(hb: Hb, options: HelperOptions): void {
     return Array.isArray(list) ? list.map(toText).join(separator) : toText(list);
   });
   define("truncate", ([value, max]) => truncate(toText(value), Number(max)));
-  // Multi-line annotations would break a markdown quote or an indented block.
-  define("oneLine", ([value]) => toText(value).replace(/\s*[\r\n]+\s*/g, " ").trim());
+  // A line break in a value would end a markdown quote, or start a line of its own (a
+  // forged "## [RESOLVED]" heading): every value printed inline goes through oneLine.
+  define("oneLine", ([value]) => oneLine(toText(value)));
+  // The only URLs a link may open: http(s), safe inside markdown's (...). Else "".
+  define("safeUrl", ([value]) => safeUrl(value));
   define("eq", ([a, b]) => looselyEqual(a, b));
   define("ne", ([a, b]) => !looselyEqual(a, b));
   define("and", (args) => args.length > 0 && args.every(isTruthy));
@@ -98,6 +102,34 @@ export function toText(value: unknown): string {
   }
   if (typeof value === "function" || typeof value === "symbol") return "";
   return safeJson(value);
+}
+
+/**
+ * Every line break folded into one space: \n, \r, and the ones some renderers also break
+ * lines at (\v, \f, NEL, U+2028, U+2029).
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\s\u0085]*[\n\v\f\r\u0085\u2028\u2029][\s\u0085]*/g, " ").trim();
+}
+
+/**
+ * What an http(s) URL may not hold raw inside a markdown link's (...), or on a text line:
+ * whitespace, control characters (\p{Cc}), parentheses, <>", backquote and backslash.
+ */
+const URL_UNSAFE = /[\s\p{Cc}()<>"`\\]/gu;
+
+/**
+ * `value` when it is an absolute http(s) URL, else "" (a `javascript:`, `data:` or
+ * relative URL must never become a link). Whitespace, controls, parentheses, `<>"`,
+ * backquote and backslash are percent-encoded, so the URL cannot end a markdown link
+ * early or break a line; everything else is kept as sent.
+ */
+export function safeUrl(value: unknown): string {
+  if (typeof value !== "string") return "";
+  const url = value.trim();
+  if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) return "";
+  // encodeURIComponent leaves ( and ) as they are.
+  return url.replace(URL_UNSAFE, (char) => (char === "(" ? "%28" : char === ")" ? "%29" : encodeURIComponent(char)));
 }
 
 function safeJson(value: unknown): string {

@@ -1,6 +1,7 @@
 // Turns one routed event into the messages for each target of the receiver: render the
 // template once, add mentions, then split per target's byte limit.
 import type { Event, Format, Match, Message, MessageType } from "../types.js";
+import { oneLine } from "./helpers.js";
 import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT, type ChannelKind } from "./limits.js";
 import { splitByBytes } from "./split.js";
 import { TemplateRenderError, type TemplateSet } from "./templates.js";
@@ -135,10 +136,10 @@ function renderBody(event: Event, match: Match, templates: TemplateSet): { body:
 }
 
 /**
- * In WeCom markdown, `<@userid>` anywhere in the content pings that user. Values from a
- * payload (an issue title, an annotation) must not be able to page people, so their `<@`
- * gets a zero-width space; mentions come only from the route's `mention`. Copies only
- * what changes.
+ * In WeCom markdown, `<@userid>` anywhere in the content pings that user. Text from a
+ * payload (an issue title, an annotation, a field's name, which a template may print as
+ * `{{@key}}`) must not be able to page people, so its `<@` gets a zero-width space;
+ * mentions come only from the route's `mention`. Copies only what changes.
  */
 export function neutralizeMentions<T>(value: T): T {
   if (typeof value === "string") return (value.includes("<@") ? value.replaceAll("<@", "<\u200b@") : value) as T;
@@ -147,17 +148,21 @@ export function neutralizeMentions<T>(value: T): T {
     return (items.some((item, i) => item !== value[i]) ? items : value) as T;
   }
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value).map(([key, item]) => [key, neutralizeMentions(item)] as const);
-    const changed = entries.some(([key, item]) => item !== (value as Record<string, unknown>)[key]);
-    return (changed ? Object.fromEntries(entries) : value) as T;
+    const entries = Object.entries(value);
+    const safe = entries.map(([key, item]) => [neutralizeMentions(key), neutralizeMentions(item)] as const);
+    const changed = safe.some(([key, item], i) => key !== entries[i]![0] || item !== entries[i]![1]);
+    return (changed ? Object.fromEntries(safe) : value) as T;
   }
   return value;
 }
 
-/** The event's summary and labels, one `key=value` per line: readable as text and markdown. */
+/**
+ * The event's summary and labels, one `key=value` per line: readable as text and markdown.
+ * Each stays on its line, so a label value cannot start one (a forged heading).
+ */
 export function plainRendering(event: Event): string {
-  const labelLines = Object.entries(event.labels).map(([name, value]) => `${name}=${value}`);
-  return [event.summary, ...labelLines].join("\n");
+  const labelLines = Object.entries(event.labels).map(([name, value]) => `${oneLine(name)}=${oneLine(value)}`);
+  return [oneLine(event.summary), ...labelLines].join("\n");
 }
 
 /**

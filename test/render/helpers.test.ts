@@ -95,11 +95,50 @@ describe("text helpers", () => {
     ["truncate of nothing", "[{{truncate missing 3}}]", {}, "[]"],
     ["oneLine joins lines with a space", "{{oneLine s}}", { s: "first\n  second\r\nthird\n" }, "first second third"],
     ["oneLine of nothing", "[{{oneLine missing}}]", {}, "[]"],
+    // A regex-based markdown renderer starts a line at any of these too.
+    ["oneLine folds every kind of line break", "{{oneLine s}}", { s: "a\u2028## b\u2029c\u0085d\ve\ff\rg" }, "a ## b c d e f g"],
+    ["oneLine keeps other spacing", "{{oneLine s}}", { s: "a  b\tc" }, "a  b\tc"],
+    ["oneLine of a number", "{{oneLine n}}", { n: 3 }, "3"],
     ["toText of an object", "{{toText o}}", { o: { a: [1, 2] } }, '{"a":[1,2]}'],
     ["toText of a list", "{{toText xs}}", { xs: ["a", "b"] }, "a, b"],
     ["toText of null", "[{{toText n}}]", { n: null }, "[]"],
   ])("%s", (_name, source, data, expected) => {
     expect(render(source, data)).toBe(expected);
+  });
+});
+
+describe("safeUrl", () => {
+  it.each([
+    ["keeps an http URL as sent", "http://alertmanager:9093/#/silences/new?filter=%7Balertname%3D%22A%22%7D", "http://alertmanager:9093/#/silences/new?filter=%7Balertname%3D%22A%22%7D"],
+    ["keeps an https URL as sent, without adding a slash", "https://grafana.example.com", "https://grafana.example.com"],
+    ["accepts the scheme in any case", "HTTPS://example.com/a", "HTTPS://example.com/a"],
+    ["keeps an IPv6 host", "http://[::1]:9090/graph", "http://[::1]:9090/graph"],
+    ["keeps non-ASCII text", "https://wiki.example.com/运维/磁盘", "https://wiki.example.com/运维/磁盘"],
+    ["trims surrounding spaces", "  https://example.com/a \n", "https://example.com/a"],
+    ["encodes parentheses, so ) cannot end the link", "http://p:9090/graph?g0.expr=rate(x[5m])", "http://p:9090/graph?g0.expr=rate%28x[5m]%29"],
+    ["encodes spaces, so a title cannot follow", 'http://p/a b "title"', "http://p/a%20b%20%22title%22"],
+    ["encodes line breaks, tabs and controls", "http://p/a\nb\tc\u2028d\u0000e", "http://p/a%0Ab%09c%E2%80%A8d%00e"],
+    ["encodes a backslash, which would escape the closing )", "http://p/a\\", "http://p/a%5C"],
+    ["encodes <, > and a backquote", "http://p/<@x>`", "http://p/%3C@x%3E%60"],
+    ["refuses javascript:", "javascript:alert(1)", ""],
+    ["refuses javascript: in any case or with leading space", " JavaScript:alert(1)", ""],
+    ["refuses javascript: hidden by a control character", "java\tscript:alert(1)", ""],
+    ["refuses data:", "data:text/html;base64,PHNjcmlwdD4=", ""],
+    ["refuses vbscript:", "vbscript:msgbox(1)", ""],
+    ["refuses file:", "file:///etc/passwd", ""],
+    ["refuses a relative URL", "/alerting/list", ""],
+    ["refuses a scheme-relative URL", "//evil.example.com/x", ""],
+    ["refuses http without a host", "http://", ""],
+    ["refuses an http URL that does not parse", "http://exa mple.com/", ""],
+  ])("%s", (_name, url, expected) => {
+    expect(render("{{safeUrl u}}", { u: url })).toBe(expected);
+  });
+
+  it("renders nothing for a missing or non-string value, and works as a condition", () => {
+    expect(render("[{{safeUrl missing}}{{safeUrl n}}{{safeUrl o}}]", { n: 1, o: { href: "https://x" } })).toBe("[]");
+    const link = '{{#if (safeUrl u)}}[rule]({{safeUrl u}}){{else}}no link{{/if}}';
+    expect(render(link, { u: "https://example.com/r" })).toBe("[rule](https://example.com/r)");
+    expect(render(link, { u: "javascript:alert(1)" })).toBe("no link");
   });
 });
 
