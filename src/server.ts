@@ -1,5 +1,6 @@
 // Builds the express app over a Service: parsing, auth and answers only; the pipeline
 // lives in the Service and Relay.
+import { createHash } from "node:crypto";
 import express, { type RequestHandler } from "express";
 import type { Config } from "./config/schema.js";
 import { requireAuth } from "./http/auth.js";
@@ -21,6 +22,10 @@ import type { Event } from "./types.js";
 type Endpoint = Exclude<keyof Config["auth"], "github">;
 
 const KNOWN_WEBHOOKS = new Set(["alertmanager", "grafana", "github"]);
+
+/** GitHub's delivery ids are UUIDs; anything longer is not from GitHub and is not stored. */
+const DELIVERY_ID = /^[A-Za-z0-9-]{1,128}$/;
+const MAX_IDEMPOTENCY_KEY = 256;
 
 /** HA peers send the same notification within seconds of each other; a repeat after this is Alertmanager's own. */
 const ALERTMANAGER_REPEAT_WINDOW_MS = 60_000;
@@ -87,6 +92,13 @@ export function createApp(service: Service): express.Express {
   const githubSignature = requireGithubSignature(() => service.relay.config.auth.github?.secret);
   app.post("/webhook/github", notReady, readBody, githubSignature, jsonBody({ form: true }), async (req, res) => {
     const delivery = req.get("X-GitHub-Delivery");
+    const signed = service.relay.config.auth.github?.secret !== undefined;
+    if (delivery !== undefined && !DELIVERY_ID.test(delivery)) {
+      throw new HttpError(400, "X-GitHub-Delivery: expected an id of at most 128 letters, digits and dashes", { field: "X-GitHub-Delivery" }, "bad_payload");
+    }
+    if (signed && delivery === undefined) {
+      throw new HttpError(400, "X-GitHub-Delivery: header is missing (GitHub sends it with every delivery)", { field: "X-GitHub-Delivery" }, "bad_payload");
+    }
     const events = valueOrBadRequest(
       githubEvents({ event: req.get("X-GitHub-Event") ?? "", body: req.body, ...(delivery !== undefined && { delivery }) }),
     );
@@ -94,8 +106,12 @@ export function createApp(service: Service): express.Express {
       res.status(200).json({ status: "ok", messages: 0 }); // ping and the like: acknowledged, nothing to send
       return;
     }
-    // A redelivery carries the same X-GitHub-Delivery: queue it once.
-    const accepted = await service.accept(events, { ...(delivery && { idempotencyKey: `github:${delivery}` }) });
+    // A redelivery carries the same X-GitHub-Delivery: queue it once. Signed, the body's
+    // signature is the key: a captured body replayed under new (unsigned) delivery ids or
+    // event names is the same body, and is queued once too.
+    const signature = req.get("X-Hub-Signature-256");
+    const key = signed && signature ? `github:sig:${createHash("sha256").update(signature).digest("hex")}` : delivery && `github:${delivery}`;
+    const accepted = await service.accept(events, { ...(key && { idempotencyKey: key }) });
     res
       .status(accepted.duplicate ? 200 : 202)
       .json({ status: accepted.duplicate ? "duplicate" : "queued", id: accepted.requestId, messages: accepted.messages });
@@ -110,6 +126,9 @@ export function createApp(service: Service): express.Express {
       throw new HttpError(404, `unknown template "${template}" for format ${format}`, undefined, "unknown_template");
     }
     const key = req.get("Idempotency-Key");
+    if (key !== undefined && key.length > MAX_IDEMPOTENCY_KEY) {
+      throw new HttpError(400, `Idempotency-Key: at most ${MAX_IDEMPOTENCY_KEY} characters`, { field: "Idempotency-Key" }, "bad_payload");
+    }
     const accepted = await service.accept([event], {
       match: { receiver, template, format, mention, route: "api" },
       ...(key !== undefined && { idempotencyKey: `api:${key}` }),

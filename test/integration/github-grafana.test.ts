@@ -80,8 +80,9 @@ targets:`;
     const delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
     const received = () => relay.metric("wecom_relay_events_received_total", { source: "github" });
     const before = await received();
-    const first = await github("pull_request", pullRequestPayload("opened"), { delivery });
-    const again = await github("pull_request", pullRequestPayload("opened"), { delivery });
+    const body = { ...pullRequestPayload("opened"), number: 4201 };
+    const first = await github("pull_request", body, { delivery });
+    const again = await github("pull_request", body, { delivery });
     expect(first.status).toBe(202);
     expect(again.status).toBe(200);
     expect(((await again.json()) as { status: string }).status).toBe("duplicate");
@@ -89,6 +90,42 @@ targets:`;
     await wecom.waitForRobotMessages(1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(wecom.robotMessages()).toHaveLength(1);
+  });
+
+  it("queues a captured signed body once, however its delivery id and event name are changed on replay", async () => {
+    const body = { ...pullRequestPayload("opened"), number: 4202 };
+    const first = await github("pull_request", body);
+    expect(first.status).toBe(202);
+    const replays = await Promise.all([
+      github("pull_request", body),
+      github("pull_request", body, { delivery: "another-delivery-id" }),
+      github("issues", body),
+    ]);
+    // A duplicate (200), or refused as not fitting the event it claims (400): never queued again.
+    expect(replays.map((r) => r.status)).toEqual([200, 200, 400]);
+    await wecom.waitForRobotMessages(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(wecom.robotMessages()).toHaveLength(1);
+  });
+
+  it("refuses a signed delivery without X-GitHub-Delivery, or with an id no GitHub sends", async () => {
+    const body = JSON.stringify({ ...pullRequestPayload("opened"), number: 4203 });
+    const post = (delivery: string | undefined) =>
+      fetch(`${relay.url}/webhook/github`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": "pull_request",
+          ...(delivery !== undefined && { "x-github-delivery": delivery }),
+          "x-hub-signature-256": `sha256=${sign(GITHUB_SECRET, body)}`,
+        },
+        body,
+      });
+    const missing = await post(undefined);
+    expect(missing.status).toBe(400);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/^X-GitHub-Delivery: header is missing/);
+    expect((await post("x".repeat(15_000))).status).toBe(400);
+    expect((await post("not a uuid; DROP TABLE")).status).toBe(400);
   });
 
   it("never forwards the leaked secret of a secret scanning alert", async () => {
