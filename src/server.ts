@@ -5,6 +5,7 @@ import express, { type RequestHandler } from "express";
 import type { Config } from "./config/schema.js";
 import { requireAuth } from "./http/auth.js";
 import { jsonBody } from "./http/body.js";
+import { addressList } from "./http/client-address.js";
 import { BodyBudget, rawBody } from "./http/raw-body.js";
 import { errorHandler, HttpError, sendError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
@@ -51,7 +52,13 @@ function valueOrBadRequest<T>(parsed: Parsed<T>): T {
 export function createApp(service: Service): express.Express {
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", false);
+  // req.ip: the TCP peer, or through X-Forwarded-For when the peer is a trusted proxy.
+  let trusted = { cidrs: undefined as readonly string[] | undefined, check: addressList([]) };
+  app.set("trust proxy", (address: string) => {
+    const cidrs = service.relay.config.server.trust_proxy;
+    if (trusted.cidrs !== cidrs) trusted = { cidrs, check: addressList(cidrs ?? []) };
+    return trusted.check(address);
+  });
 
   // Every body read at once draws on one budget, before anyone is authenticated.
   const budget = new BodyBudget(() => service.relay.config.server.max_buffered);

@@ -1,6 +1,7 @@
 // The shape of routes.yml. Durations and sizes are converted to numbers here, so the
 // rest of the program only sees milliseconds and bytes.
 import { z } from "zod";
+import { parseCidr } from "../http/client-address.js";
 import { parseListen } from "../listen.js";
 import { parseBytes, parseDuration } from "./units.js";
 
@@ -139,6 +140,11 @@ export const configSchema = z.strictObject({
         .default(":8080"),
       max_body: byteSize.default(1024 * 1024),
       rate_limit: z.strictObject({ per_ip: z.number().int().positive(), per: positiveDuration }).optional(),
+      /**
+       * Addresses or CIDRs of reverse proxies in front of the relay: from them, the client
+       * address is taken from X-Forwarded-For (for the per-client rate limit).
+       */
+      trust_proxy: z.array(z.string().refine((text) => parseCidr(text) !== undefined, "must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8")).optional(),
       /** Bodies held in memory at once, over every request being read or handled (503 past it). */
       max_buffered: byteSize.default(32 * 1024 * 1024),
       /** Open connections at once; more are refused by the OS queue. Read at start. */

@@ -17,7 +17,8 @@ export function inboundRateLimit(getLimit: () => InboundRateLimit | undefined, n
     const limit = getLimit();
     if (!limit) return next();
     const at = now();
-    const address = req.socket.remoteAddress ?? "unknown";
+    // The client, seen through trusted proxies (server.trust_proxy); else the TCP peer.
+    const address = req.ip ?? req.socket.remoteAddress ?? "unknown";
     let window = windows.get(address);
     if (!window || at - window.start >= limit.perMs) {
       windows.delete(address); // re-insert so Map order stays oldest-first

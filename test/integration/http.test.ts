@@ -179,4 +179,55 @@ describe("inbound rate limit", () => {
       await wecom.close();
     }
   });
+
+  const forwardedFor = (relay: { url: string }, client: string) =>
+    fetch(`${relay.url}/webhook/alertmanager`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": client },
+      body: JSON.stringify(alertmanagerPayload([{ name: "Proxied" }])),
+    });
+
+  it("behind a trusted proxy, limits each client by X-Forwarded-For instead of the proxy's one address", async () => {
+    const wecom = await startFakeWeCom();
+    // The test client is the proxy: 127.0.0.1, written as IPv4 or IPv4-mapped IPv6 by the socket.
+    const config = robotConfig(wecom.url).replace("targets:", "server: { rate_limit: { per_ip: 2, per: 1m }, trust_proxy: [127.0.0.0/8, '::1'] }\ntargets:");
+    const relay = await startRelay(config);
+    try {
+      const a = [await forwardedFor(relay, "203.0.113.7"), await forwardedFor(relay, "203.0.113.7"), await forwardedFor(relay, "203.0.113.7")];
+      const b = [await forwardedFor(relay, "2001:db8::42"), await forwardedFor(relay, "2001:db8::42")];
+      expect(a.map((r) => r.status)).toEqual([200, 200, 429]);
+      expect(b.map((r) => r.status)).toEqual([200, 200]);
+    } finally {
+      await relay.close();
+      await wecom.close();
+    }
+  });
+
+  it("ignores a spoofed X-Forwarded-For from a peer that is not a trusted proxy", async () => {
+    const wecom = await startFakeWeCom();
+    const config = robotConfig(wecom.url).replace("targets:", "server: { rate_limit: { per_ip: 2, per: 1m }, trust_proxy: [10.0.0.0/8] }\ntargets:");
+    const relay = await startRelay(config);
+    try {
+      // Each request claims another client; all come from 127.0.0.1, which is not trusted.
+      const statuses = [];
+      for (const client of ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) statuses.push((await forwardedFor(relay, client)).status);
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await relay.close();
+      await wecom.close();
+    }
+  });
+
+  it("refuses a trust_proxy entry that is not an address or CIDR, at its line", async () => {
+    const { parseConfig } = await import("../../src/config/load.js");
+    const result = parseConfig(
+      "server: { trust_proxy: [10.0.0.0/8, 'proxy.example', '10.0.0.0/33'] }\ntargets: { r: { type: log } }\nreceivers: [{ name: sre, targets: [r] }]\nroute: { receiver: sre }\n",
+      "routes.yml",
+      {},
+    );
+    expect("errors" in result && result.errors.map((e) => e.message)).toEqual([
+      "must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8",
+      "must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8",
+    ]);
+  });
 });
