@@ -44,6 +44,11 @@ export function createMetrics() {
       registers: [registry],
     }),
     outboxDepth: gauge("outbox_depth", "Messages queued in the outbox, by target.", ["target"]),
+    outboxWriteFailures: counter(
+      "outbox_write_failures_total",
+      "Outbox writes that failed (full disk, database unreachable): webhooks answered 5xx meanwhile.",
+      [],
+    ),
     throttled: counter("throttled_total", "Sends that had to wait for a rate limit, by limiter (target or receiver).", [
       "limiter",
     ]),

@@ -81,7 +81,8 @@ export class Service {
   private stopped = false;
   private pendingWrites: PendingWrite[] = [];
   private writing: Promise<void> | undefined;
-  private storeHealthy = true;
+  /** Why the outbox cannot take writes now; undefined while it can. */
+  private storeProblem: string | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -114,24 +115,31 @@ export class Service {
 
   /** Serving: not stopping, and the outbox answers (a 2xx needs a commit). */
   get ready(): boolean {
-    return !this.stopped && this.storeHealthy;
+    return !this.stopped && this.storeProblem === undefined;
   }
 
   /** Why the relay is not ready, for the probe's answer. */
   get notReadyReason(): string | undefined {
     if (this.stopped) return "shutting down";
-    return this.storeHealthy ? undefined : "the outbox database does not answer";
+    return this.storeProblem;
   }
 
   private async checkStore(): Promise<void> {
     try {
       await this.store.ping();
-      if (!this.storeHealthy) logger.info("outbox database answers again");
-      this.storeHealthy = true;
+      if (this.storeProblem !== undefined) logger.info("outbox can be written again; ready", { was: this.storeProblem });
+      this.storeProblem = undefined;
     } catch (err) {
-      if (this.storeHealthy) logger.error("outbox database does not answer; webhooks get 503 until it does", { error: err });
-      this.storeHealthy = false;
+      this.outboxFailed(err);
     }
+  }
+
+  /** Not ready (webhooks 503) until the health check writes again: a 2xx needs a commit. */
+  private outboxFailed(err: unknown): void {
+    this.metrics.outboxWriteFailures.inc();
+    const problem = err instanceof StoreUnavailableError ? "the outbox database does not answer" : `the outbox cannot be written: ${redactor.redact((err as Error).message)}`;
+    if (this.storeProblem === undefined) logger.error("outbox write failed; not ready until it can write again", { reason: problem });
+    this.storeProblem = problem;
   }
 
   /**
@@ -183,10 +191,9 @@ export class Service {
         batch.map((pending) => pending.request),
         Date.now(),
       );
-      this.storeHealthy = true;
       this.answer(batch, written);
     } catch (err) {
-      if (err instanceof StoreUnavailableError) this.storeHealthy = false;
+      this.outboxFailed(err);
       logger.error("outbox write failed; requests answered with an error", { requests: batch.length, error: err });
       for (const pending of batch) pending.reject(err);
     } finally {

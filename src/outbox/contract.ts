@@ -113,7 +113,7 @@ export interface Store {
 
   /** Deletes up to `limit` finished rows older than `before`; returns how many. */
   purge(before: number, limit: number): Promise<number>;
-  /** Cheap round trip: resolves when the database answers. */
+  /** Cheap round trip: resolves when the database answers and can be written. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

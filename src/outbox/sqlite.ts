@@ -36,6 +36,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX deliveries_queue ON deliveries (target, state, next_attempt_at, id);
    CREATE TABLE pace (key TEXT PRIMARY KEY, recent TEXT NOT NULL, paused_until INTEGER NOT NULL);
    CREATE TABLE leases (target TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
+  `CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);`,
 ];
 
 /** A second process on the same data dir: refused with a clear reason. */
@@ -54,6 +55,7 @@ export class SqliteStore implements Store {
    * owns the file, so the count is exact, and a scrape costs nothing at any backlog.
    */
   private readonly depth = new Map<string, number>();
+  private pingFailed = false;
 
   private constructor(file: string) {
     const created = !existsSync(file);
@@ -138,6 +140,7 @@ export class SqliteStore implements Store {
       ),
       release: db.prepare("DELETE FROM leases WHERE target IN (SELECT value FROM json_each(?)) AND holder = ?"),
       pace: db.prepare("SELECT recent, paused_until FROM pace WHERE key = ?"),
+      health: db.prepare("INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at"),
       savePace: db.prepare(
         `INSERT INTO pace (key, recent, paused_until) VALUES (?, ?, ?)
          ON CONFLICT (key) DO UPDATE SET recent = excluded.recent, paused_until = excluded.paused_until`,
@@ -338,7 +341,21 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * Proves the outbox can be written (a full disk fails here, as a webhook's write would).
+   * After a failure, the WAL is checkpointed and truncated so the space it took comes back.
+   */
   ping(): Promise<void> {
+    try {
+      this.unsynced(() => this.sql.health.run(Date.now()));
+    } catch (err) {
+      this.pingFailed = true;
+      throw err;
+    }
+    if (this.pingFailed) {
+      this.pingFailed = false;
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    }
     return Promise.resolve();
   }
 
