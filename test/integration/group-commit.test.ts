@@ -42,12 +42,15 @@ describe("outbox writes", () => {
     writes.mockRestore();
   });
 
-  it("answers 500 when the outbox cannot be written, loses nothing it acknowledged, and keeps serving", async () => {
+  it("answers 500 when the outbox cannot be written, loses nothing it acknowledged, and serves again once it can write", async () => {
     const writes = vi.spyOn(relay.service.store, "accept").mockImplementationOnce(() => Promise.reject(new Error("SQLITE_FULL: database or disk is full")));
     const failed = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "DiskFull" }]));
     expect(failed.status).toBe(500);
     expect(await failed.json()).toEqual({ error: "internal error" });
     writes.mockRestore();
+    // Not ready until the health check can write again (within seconds); then it serves.
+    expect((await fetch(`${relay.url}/-/ready`)).status).toBe(503);
+    await expect.poll(async () => (await fetch(`${relay.url}/-/ready`)).status, { timeout: 5000 }).toBe(200);
     const ok = await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "AfterDiskFull" }]));
     expect(ok.status).toBe(200);
     await expect.poll(() => wecom.robotMessages().some((m) => m.content.includes("AfterDiskFull")), { timeout: 5000 }).toBe(true);
