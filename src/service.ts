@@ -7,6 +7,7 @@ import { logger, redactor } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { StoreUnavailableError, type AcceptRequest, type Accepted as StoredAccepted, type Store } from "./outbox/contract.js";
 import { openStore } from "./outbox/open.js";
+import { warmUp } from "./warm-up.js";
 import { bestEffortErrors, Relay, type RelayDeps } from "./relay.js";
 import { TokenCache } from "./channels/wecom/token.js";
 import type { Event, Match, Message } from "./types.js";
@@ -272,6 +273,7 @@ export class Service {
   }
 
   private install(relay: Relay): void {
+    warmUp(relay);
     this.current = relay;
     for (const warning of relay.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
     redactor.setSecrets(relay.loaded.secrets);
