@@ -1,5 +1,7 @@
 // One contract, two drivers: every test here runs against SQLite and against a real
 // PostgreSQL server started for the run.
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/outbox/contract.js";
 import { PostgresStore } from "../../src/outbox/postgres.js";
@@ -280,6 +282,18 @@ describe.each(drivers)("Store contract: $name", (driver) => {
 });
 
 describe("SQLite data dir", () => {
+  it("creates the outbox readable by its owner only", async () => {
+    const tmp = tempDir();
+    const store = SqliteStore.open(join(tmp.dir, "data"));
+    try {
+      expect(statSync(join(tmp.dir, "data", "outbox.db")).mode & 0o777).toBe(0o600);
+      expect(statSync(join(tmp.dir, "data")).mode & 0o777).toBe(0o700);
+    } finally {
+      await store.close();
+      tmp.remove();
+    }
+  });
+
   it("refuses a second opener with a clear reason while the first holds it", () => {
     const tmp = tempDir();
     const first = SqliteStore.open(tmp.dir);
