@@ -1,6 +1,9 @@
 // Alertmanager label matchers (the UTF-8 syntax of v0.27+): `name="value"`, `name=~"re"`,
 // or a list `{a="x", b!~"y|z",}`. Semantics follow Alertmanager: a missing label is the
-// empty string, and regexes are anchored at both ends.
+// empty string, and regexes are anchored at both ends. Regexes run on RE2, the engine of
+// Go's regexp that Alertmanager uses: matching takes time linear in the label value
+// whatever the pattern, so a sender's label cannot stall routing.
+import RE2 from "re2";
 
 export type MatchType = "=" | "!=" | "=~" | "!~";
 
@@ -39,13 +42,13 @@ export function parseMatchers(text: string): Matcher[] {
 }
 
 class LabelMatcher implements Matcher {
-  readonly #regex: RegExp | undefined;
+  readonly #regex: RE2 | undefined;
 
   constructor(
     readonly name: string,
     readonly type: MatchType,
     readonly value: string,
-    regex: RegExp | undefined,
+    regex: RE2 | undefined,
   ) {
     this.#regex = regex;
   }
@@ -281,30 +284,23 @@ class MatcherParser {
     this.#fail(`unknown escape "\\${letter}" in a quoted string; write "\\\\${letter}" for a literal backslash`, column);
   }
 
-  // JS RegExp, not Go's RE2: the two agree on the syntax matchers use in practice, but
-  // differ in rare constructs (e.g. \Q..\E, (?P<name>), (?U), escaped punctuation such as
-  // \- outside a class). Those fail here at load time rather than matching differently.
-  #compileRegex(literal: Literal): RegExp {
-    let source = literal.value;
-    let flags = "u"; // code points, like RE2: "." matches one emoji, \p{L} works
-    // RE2's leading (?i)/(?s) has no JS inline form; turn it into flags. Only i and s:
-    // JS's m would also change the outer anchors.
-    const inline = /^\(\?([is]+)\)/.exec(source);
-    if (inline) {
-      flags += [...new Set(inline[1])].join("");
-      source = source.slice(inline[0].length);
-    }
+  // RE2 with Go's syntax, anchored the way Alertmanager anchors: `^(?:re)$`.
+  #compileRegex(literal: Literal): RE2 {
+    const source = literal.value;
+    const jsOnly = jsOnlySyntax(source);
+    if (jsOnly !== undefined) this.#failRegex(literal, jsOnly);
     try {
       // Compiled alone first: engine messages then speak of the user's pattern, and an
       // unbalanced ")" cannot close the anchoring group early (`a)|(b` is an error).
-      new RegExp(source, flags);
-      return new RegExp(`^(?:${source})$`, flags);
+      new RE2(source, "u");
+      return new RE2(`^(?:${source})$`, "u");
     } catch (err) {
-      const engineMessage = (err as Error).message;
-      // V8 says "Invalid regular expression: /<pattern>/<flags>: <reason>"; keep the reason.
-      const reason = engineMessage.slice(engineMessage.lastIndexOf(": ") + 2);
-      this.#fail(`invalid regular expression ${JSON.stringify(literal.value)}: ${reason}`, literal.column);
+      this.#failRegex(literal, explainRe2Error((err as Error).message, source));
     }
+  }
+
+  #failRegex(literal: Literal, reason: string): never {
+    this.#fail(`invalid regular expression ${JSON.stringify(literal.value)}: ${reason}`, literal.column);
   }
 
   #peek(): string | undefined {
@@ -355,4 +351,89 @@ function quote(text: string): string {
 /** Keeps an error message on one line whatever the matcher text holds. */
 function printable(text: string): string {
   return text.replace(/[\n\r\t]/g, (ch) => (ch === "\n" ? "\\n" : ch === "\r" ? "\\r" : "\\t"));
+}
+
+const UNSUPPORTED = "RE2 (Alertmanager's regex engine) does not support";
+
+/**
+ * RE2 has no lookaround, backreferences or possessive quantifiers (the features that make
+ * backtracking engines exponential); its messages for them become ones naming the feature.
+ * Plain syntax errors keep RE2's wording.
+ */
+function explainRe2Error(message: string, source: string): string {
+  // RE2 says "<what>: <fragment>".
+  const colon = message.indexOf(": ");
+  const what = colon < 0 ? message : message.slice(0, colon);
+  const fragment = colon < 0 ? "" : message.slice(colon + 2);
+  switch (what) {
+    case "invalid perl operator":
+      if (/^\(\?[=!]/.test(fragment)) return `${UNSUPPORTED} lookahead "${fragment}"`;
+      if (/^\(\?<[=!]/.test(fragment)) return `${UNSUPPORTED} lookbehind "${fragment}"`;
+      if (fragment === "(?P" && source.includes("(?P=")) return `${UNSUPPORTED} backreferences "(?P="`;
+      if (fragment === "(?>") return `${UNSUPPORTED} atomic groups "(?>"`;
+      if (fragment === "(?#") return `${UNSUPPORTED} comments "(?#"`;
+      // Only flags (i, m, s, U) yet rejected: cut short, e.g. "(?i" or "(?-)".
+      if (/^\(\?[imsU-]*\)?$/.test(fragment)) return `incomplete group "${fragment}"`;
+      if (/^\(\?-?[A-Za-z]+$/.test(fragment)) return `${UNSUPPORTED} the flags in "${fragment}" (it has i, m, s and U)`;
+      return `${UNSUPPORTED} "${fragment}"`;
+    case "invalid escape sequence":
+      if (/^\\([1-9]|k)/.test(fragment)) return `${UNSUPPORTED} backreferences "${fragment}"`;
+      return `${UNSUPPORTED} the escape "${fragment}"`;
+    case "bad repetition operator":
+      if (fragment.endsWith("+")) return `${UNSUPPORTED} possessive quantifiers "${fragment}"`;
+      return `${UNSUPPORTED} a quantifier after a quantifier "${fragment}"`;
+    // The fragment is (the rest of) the pattern, which the message already quotes.
+    case "missing )":
+    case "unexpected )":
+    case "missing ]":
+    case "trailing \\":
+      return what;
+    default:
+      return message;
+  }
+}
+
+/**
+ * Syntax node-re2 accepts for JavaScript's sake but Go's RE2 rejects: node-re2 rewrites
+ * `\u2603`, `\cA` and `\p{Script=Han}` before RE2 sees them, and C++ RE2 has `\C` (one
+ * byte), which Go lacks. Alertmanager would not load such a matcher, so the relay does
+ * not either; the message gives the RE2 spelling.
+ */
+function jsOnlySyntax(source: string): string | undefined {
+  for (let i = 0; i < source.length; i++) {
+    if (source[i] !== "\\") continue;
+    const letter = source[i + 1];
+    const rest = source.slice(i + 2);
+    if (letter === "u") {
+      const code = /^[0-9A-Fa-f]{1,4}/.exec(rest)?.[0] ?? /^\{[^}]*\}?/.exec(rest)?.[0];
+      if (code !== undefined) {
+        const digits = code.startsWith("{") ? code : `{${code}}`;
+        return `${UNSUPPORTED} the escape "\\u${code}": write "\\x${digits}"`;
+      }
+    } else if (letter === "c" && /^[A-Z]/.test(rest)) {
+      const hex = (rest.charCodeAt(0) - 64).toString(16).padStart(2, "0");
+      return `${UNSUPPORTED} the escape "\\c${rest[0]}": write "\\x${hex}"`;
+    } else if (letter === "C") {
+      return `${UNSUPPORTED} the escape "\\C" (any byte)`;
+    } else if (letter === "p" || letter === "P") {
+      const name = /^\{([^}]*)\}/.exec(rest)?.[1];
+      const spelling = name === undefined ? undefined : re2ClassSpelling(letter, name);
+      if (spelling !== undefined) return `${UNSUPPORTED} "\\${letter}{${name}}": write "${spelling}"`;
+    }
+    i++; // the escaped character is taken: in "\\u" the "u" is a plain letter
+  }
+  return undefined;
+}
+
+/** RE2's spelling of `\p{name}` when node-re2 would rewrite it (long or `Script=` names). */
+function re2ClassSpelling(letter: string, name: string): string | undefined {
+  const written = `\\${letter}{${name}}`;
+  let translated: string;
+  try {
+    translated = new RE2(written, "u").internalSource;
+  } catch {
+    return undefined; // not a class at all: compiling the pattern reports it
+  }
+  const same = translated === written || (name.length === 1 && translated === `\\${letter}${name}`);
+  return same ? undefined : translated;
 }

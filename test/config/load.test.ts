@@ -219,7 +219,7 @@ describe("parseConfig: YAML syntax", () => {
 describe("parseConfig: schema", () => {
   it("names an unknown key at its line, with the keys allowed there", () => {
     expect(errorsOf(["server:", "  lisen: :8080", ...MINIMAL])).toEqual([
-      'routes.yml:2: server.lisen: unknown key "lisen" (allowed: listen, max_body, rate_limit, max_buffered, max_connections, header_timeout, request_timeout, keep_alive_timeout)',
+      'routes.yml:2: server.lisen: unknown key "lisen" (allowed: listen, max_body, rate_limit, trust_proxy, max_buffered, max_connections, header_timeout, request_timeout, keep_alive_timeout)',
     ]);
   });
 

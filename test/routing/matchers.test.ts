@@ -57,10 +57,27 @@ describe("Matcher.matches", () => {
     // RE2's leading (?i) flag is honoured.
     ['severity=~"(?i)crit.*"', "CRITICAL", true],
     ['severity=~"(?i)crit"', "CRITICAL", false],
+    // RE2 flags anywhere in the pattern, not only leading ones.
+    ['severity=~"crit(?i:ical)"', "critICAL", true],
+    ['severity=~"crit(?i:ical)"', "CRITical", false],
+    ['severity=~"(?U)a+a"', "aaa", true],
     // "." is one character even outside the Basic Multilingual Plane.
     ['icon=~"."', "🔥", true],
-    ['team=~"\\\\p{Script=Han}+"', "运维", true],
-    ['team=~"\\\\p{Script=Han}+"', "ops", false],
+    ['team=~"\\\\p{Han}+"', "运维", true],
+    ['team=~"\\\\p{Han}+"', "ops", false],
+    ['team=~"\\\\pL+"', "运维", true],
+    // RE2 syntax that JavaScript lacks: named groups the Go way, quoted literal text.
+    ['job=~"(?P<kind>api|web)-\\\\d+"', "api-1", true],
+    ['host=~"\\\\Q10.0.0.1\\\\E"', "10.0.0.1", true],
+    ['host=~"\\\\Q10.0.0.1\\\\E"', "10a0b0c1", false],
+    ['range=~"a\\\\-b"', "a-b", true],
+    // Perl classes are ASCII in RE2 as in Go, unlike JavaScript's with the u flag.
+    ['n=~"\\\\d+"', "٣", false],
+    ['n=~"\\\\s"', "\u00a0", false],
+    ['n=~"\\\\w+"', "é", false],
+    // "$" is the end of the text: a trailing newline is part of the value.
+    ['env=~"prod$"', "prod\n", false],
+    ['env=~"(?s)prod."', "prod\n", true],
   ];
   it.each(cases)("%s against %j gives %s", (text, value, expected) => {
     expect(parseOne(text).matches(value)).toBe(expected);
@@ -205,19 +222,57 @@ describe("matcher syntax errors", () => {
   });
 
   const badRegexes: [string, number, string, string][] = [
-    // [input, column, regex as written, start of the engine's reason]
-    ['job=~"(api"', 6, "(api", "Unterminated group"],
-    ['job!~"[a-"', 6, "[a-", "Unterminated character class"],
+    // [input, column, regex as written, reason]
+    ['job=~"(api"', 6, "(api", "missing )"],
+    ['job!~"[a-"', 6, "[a-", "missing ]"],
     // An unbalanced ")" must not close the anchoring group and leave "(b" unanchored.
-    ['job=~"a)|(b"', 6, "a)|(b", "Unmatched ')'"],
-    ["job=~*", 6, "*", "Nothing to repeat"],
-    // Valid in RE2 but not in JS: reported, never silently matched differently.
-    ['job=~"(?P<x>a)"', 6, "(?P<x>a)", "Invalid group"],
+    ['job=~"a)|(b"', 6, "a)|(b", "unexpected )"],
+    ["job=~*", 6, "*", "no argument for repetition operator: *"],
+    ['job=~"x{1001}"', 6, "x{1001}", "invalid repetition size: {1001}"],
+    ['job=~"[z-a]"', 6, "[z-a]", "invalid character class range: z-a"],
+    ['job=~"(?i"', 6, "(?i", 'incomplete group "(?i"'],
   ];
   it.each(badRegexes)("rejects the invalid regex in %j, naming the regex and the reason", (text, column, regex, reason) => {
     const err = syntaxError(text);
     expect(err.column).toBe(column);
     expect(err.reason).toBe(`invalid regular expression ${JSON.stringify(regex)}: ${reason}`);
+  });
+
+  // Valid JavaScript, rejected by RE2 (and so by Alertmanager): the features that need
+  // backtracking, and JavaScript spellings that node-re2 would otherwise quietly rewrite.
+  const unsupported: [string, string, string][] = [
+    // [input, regex as written, what RE2 does not support]
+    ['path=~"a(?=b)"', "a(?=b)", 'lookahead "(?="'],
+    ['path!~"a(?!b)"', "a(?!b)", 'lookahead "(?!"'],
+    ['path=~"(?<=a)b"', "(?<=a)b", 'lookbehind "(?<="'],
+    ['path=~"(?<!a)b"', "(?<!a)b", 'lookbehind "(?<!"'],
+    ['path=~"(a)\\\\1"', "(a)\\1", 'backreferences "\\1"'],
+    ['path=~"(?<n>a)\\\\k<n>"', "(?<n>a)\\k<n>", 'backreferences "\\k"'],
+    ['path=~"(?P<n>a)(?P=n)"', "(?P<n>a)(?P=n)", 'backreferences "(?P="'],
+    ['path=~"a++"', "a++", 'possessive quantifiers "++"'],
+    ['path=~"a*+b"', "a*+b", 'possessive quantifiers "*+"'],
+    ['path=~"a{2}+"', "a{2}+", 'possessive quantifiers "{2}+"'],
+    ['path=~"a**"', "a**", 'a quantifier after a quantifier "**"'],
+    ['path=~"(?>a+)b"', "(?>a+)b", 'atomic groups "(?>"'],
+    ['path=~"(?x)a b"', "(?x)a b", 'the flags in "(?x" (it has i, m, s and U)'],
+    ['path=~"a\\\\Z"', "a\\Z", 'the escape "\\Z"'],
+    ['path=~"\\\\u2603"', "\\u2603", 'the escape "\\u2603": write "\\x{2603}"'],
+    ['path=~"\\\\u{1F525}"', "\\u{1F525}", 'the escape "\\u{1F525}": write "\\x{1F525}"'],
+    ['path=~"\\\\cA"', "\\cA", 'the escape "\\cA": write "\\x01"'],
+    ['path=~"a\\\\C"', "a\\C", 'the escape "\\C" (any byte)'],
+    ['team=~"\\\\p{Script=Han}+"', "\\p{Script=Han}+", '"\\p{Script=Han}": write "\\p{Han}"'],
+    ['team=~"\\\\P{Letter}"', "\\P{Letter}", '"\\P{Letter}": write "\\PL"'],
+  ];
+  it.each(unsupported)("rejects %j: RE2 does not support %s", (text, regex, feature) => {
+    const err = syntaxError(text);
+    expect(err.reason).toBe(
+      `invalid regular expression ${JSON.stringify(regex)}: RE2 (Alertmanager's regex engine) does not support ${feature}`,
+    );
+    expect(err.column).toBe(text.indexOf('"') + 1);
+  });
+
+  it("leaves a backslash-escaped backslash alone: \\\\u is a backslash and a u", () => {
+    expect(parseOne('path=~"\\\\\\\\u2603"').matches("\\u2603")).toBe(true);
   });
 
   it("does not check a regex for = and != values", () => {

@@ -257,7 +257,7 @@ describe("compileRouteTree errors", () => {
       },
       {
         path: ["route", "routes", 1, "routes", 0, "matchers", 0],
-        message: `invalid regular expression "(prod": Unterminated group (column 6 of 'env=~"(prod"')`,
+        message: `invalid regular expression "(prod": missing ) (column 6 of 'env=~"(prod"')`,
       },
       {
         path: ["route", "routes", 1, "routes", 1, "receiver"],
