@@ -14,9 +14,15 @@ export function paceInterval(rate: RateLimit): number {
   return Math.ceil((rate.per / rate.max) * 1.05);
 }
 
-/** The slot rule for a rate: smooth spacing, and the window itself, both with 5% slack for network jitter. */
+/** Sends reach WeCom later than their slot by a varying delay: the window keeps this much slack at least. */
+const MIN_WINDOW_SLACK_MS = 100;
+
+/**
+ * The slot rule for a rate: smooth spacing with 5% slack, and the window itself with 5%
+ * (at least 100 ms) slack for the jitter between a slot and its arrival at WeCom.
+ */
 export function paceRate(rate: RateLimit): { spacingMs: number; max: number; perMs: number } {
-  return { spacingMs: paceInterval(rate), max: rate.max, perMs: Math.ceil(rate.per * 1.05) };
+  return { spacingMs: paceInterval(rate), max: rate.max, perMs: rate.per + Math.max(Math.ceil(rate.per * 0.05), MIN_WINDOW_SLACK_MS) };
 }
 
 export interface PaceKey {
