@@ -20,6 +20,11 @@ export function postRequestBytes(url: URL, headers: Record<string, string>, body
   return Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body]);
 }
 
+/** Serialises a GET once (probes). */
+export function getRequestBytes(url: URL): Buffer {
+  return Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`, "latin1");
+}
+
 interface Pending {
   resolve: (status: number) => void;
   reject: (err: Error) => void;

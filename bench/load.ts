@@ -17,6 +17,13 @@ export interface Target {
 export interface TimedLoad extends Target {
   /** Request i sends bodies[i % bodies.length]. */
   bodies: readonly Buffer[];
+  /**
+   * A fixed-width placeholder found in every body (e.g. "000000000000"): each request
+   * sends its body with the placeholder replaced by a number no other request of this
+   * process used, zero-padded to the same width, so every request is a new notification
+   * (an idempotent receiver would otherwise answer repeats as duplicates, writing nothing).
+   */
+  stamp?: string;
   concurrency: number;
   warmupMs: number;
   /** The measured window, after the warm-up. */
@@ -25,6 +32,8 @@ export interface TimedLoad extends Target {
   maxRequests: number;
   /** Processes whose CPU use over the measured window is reported, by name. */
   watchPids?: Record<string, number>;
+  /** Groups of processes (e.g. a database server and its backends), read at each end of the window. */
+  watchGroups?: Record<string, () => number[]>;
 }
 
 export interface LoadResult {
@@ -65,30 +74,78 @@ class Problems {
   }
 }
 
-function cpuSnapshot(pids: Record<string, number>) {
+interface CpuSnapshot {
+  at: number;
+  seconds: Record<string, number | undefined>;
+  /** Per group, CPU seconds of each member pid. */
+  groups: Record<string, Map<number, number>>;
+}
+
+function cpuSnapshot(pids: Record<string, number>, groups: Record<string, () => number[]>): CpuSnapshot {
   const usage = process.cpuUsage();
   const own = (usage.user + usage.system) / 1e6;
+  const members = (list: () => number[]) =>
+    new Map(list().flatMap((pid) => {
+      const seconds = cpuSecondsOf(pid);
+      return seconds === undefined ? [] : [[pid, seconds] as const];
+    }));
   return {
     at: performance.now(),
     seconds: { "load generator": own, ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)])) },
+    groups: Object.fromEntries(Object.entries(groups).map(([name, list]) => [name, members(list)])),
+  };
+}
+
+/** CPU over the window per name, as a fraction of one core. A group member born in the window counts whole. */
+function cpuBetween(start: CpuSnapshot, end: CpuSnapshot): Record<string, number | undefined> {
+  const cpu: Record<string, number | undefined> = {};
+  const windowSeconds = Math.max(0.001, (end.at - start.at) / 1000);
+  for (const [name, endSeconds] of Object.entries(end.seconds)) {
+    const startSeconds = start.seconds[name];
+    cpu[name] = endSeconds === undefined || startSeconds === undefined ? undefined : (endSeconds - startSeconds) / windowSeconds;
+  }
+  for (const [name, members] of Object.entries(end.groups)) {
+    let used = 0;
+    for (const [pid, seconds] of members) used += seconds - (start.groups[name]?.get(pid) ?? 0);
+    cpu[name] = members.size === 0 ? undefined : used / windowSeconds;
+  }
+  return cpu;
+}
+
+let lastStamp = 0;
+
+/** The bytes of every request a load sends, in turn; stamped ones are fresh copies. */
+function requestSource(url: URL, load: TimedLoad): (index: number) => Buffer {
+  const requests = load.bodies.map((body) => postRequestBytes(url, load.headers, body));
+  const { stamp } = load;
+  if (stamp === undefined) return (index) => requests[index % requests.length]!;
+  const offsets = requests.map((request) => request.indexOf(stamp, 0, "latin1"));
+  if (offsets.some((offset) => offset < 0)) throw new Error(`the stamp "${stamp}" is missing from a body`);
+  return (index) => {
+    const template = requests[index % requests.length]!;
+    // A copy: the previous request's bytes may still be queued on another socket.
+    const request = Buffer.from(template);
+    request.write(String(++lastStamp).padStart(stamp.length, "0").slice(-stamp.length), offsets[index % requests.length]!, "latin1");
+    return request;
   };
 }
 
 /** Closed-loop load for a warm-up plus a measured window, bounded by time and count. */
 export async function runTimedLoad(load: TimedLoad): Promise<LoadResult> {
   const url = new URL(load.url);
-  const requests = load.bodies.map((body) => postRequestBytes(url, load.headers, body));
+  const nextRequest = requestSource(url, load);
   const problems = new Problems();
   const latencies: number[] = [];
   let failed = 0;
   let issued = 0;
   const watched = load.watchPids ?? {};
+  const groups = load.watchGroups ?? {};
   const measureFrom = performance.now() + load.warmupMs;
   const measureTo = measureFrom + load.durationMs;
-  let windowStart: ReturnType<typeof cpuSnapshot> | undefined;
-  let windowEnd: ReturnType<typeof cpuSnapshot> | undefined;
-  const startTimer = setTimeout(() => (windowStart = cpuSnapshot(watched)), load.warmupMs);
-  const endTimer = setTimeout(() => (windowEnd = cpuSnapshot(watched)), load.warmupMs + load.durationMs);
+  let windowStart: CpuSnapshot | undefined;
+  let windowEnd: CpuSnapshot | undefined;
+  const startTimer = setTimeout(() => (windowStart = cpuSnapshot(watched, groups)), load.warmupMs);
+  const endTimer = setTimeout(() => (windowEnd = cpuSnapshot(watched, groups)), load.warmupMs + load.durationMs);
 
   const connections: KeepAliveConnection[] = [];
   let stopped = false;
@@ -96,7 +153,7 @@ export async function runTimedLoad(load: TimedLoad): Promise<LoadResult> {
     const connection = new KeepAliveConnection(url.hostname, Number(url.port), REQUEST_TIMEOUT_MS);
     connections.push(connection);
     while (!stopped && issued < load.maxRequests && performance.now() < measureTo) {
-      const request = requests[issued++ % requests.length]!;
+      const request = nextRequest(issued++);
       const startedAt = performance.now();
       let ok = false;
       try {
@@ -123,15 +180,10 @@ export async function runTimedLoad(load: TimedLoad): Promise<LoadResult> {
     for (const connection of connections) connection.close();
   }
   // The count bound can end the run before the window closes.
-  windowStart ??= cpuSnapshot(watched);
-  windowEnd ??= cpuSnapshot(watched);
+  windowStart ??= cpuSnapshot(watched, groups);
+  windowEnd ??= cpuSnapshot(watched, groups);
   const windowMs = Math.min(load.durationMs, Math.max(1, performance.now() - measureFrom));
-  const cpu: Record<string, number | undefined> = {};
-  const cpuWindowSeconds = Math.max(0.001, (windowEnd.at - windowStart.at) / 1000);
-  for (const [name, end] of Object.entries(windowEnd.seconds)) {
-    const start = windowStart.seconds[name as keyof typeof windowStart.seconds];
-    cpu[name] = end === undefined || start === undefined ? undefined : (end - start) / cpuWindowSeconds;
-  }
+  const cpu = cpuBetween(windowStart, windowEnd);
   latencies.sort((a, b) => a - b);
   return {
     ok: latencies.length,

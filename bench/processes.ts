@@ -3,7 +3,7 @@
 // child is tracked and killed at the end, on error and on interrupt.
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** Enough of a child's output to explain why it failed. */
@@ -186,6 +186,47 @@ export function cpuSecondsOf(pid: number): number | undefined {
     const utime = Number(fields[11]);
     const stime = Number(fields[12]);
     return Number.isFinite(utime + stime) ? (utime + stime) / ticksPerSecond() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `rootPid` and every process descended from it, from /proc (empty off Linux). */
+export function processTree(rootPid: number): number[] {
+  const parents = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  for (const name of entries) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(parent, [...(parents.get(parent) ?? []), Number(name)]);
+    } catch {
+      // It exited meanwhile.
+    }
+  }
+  const tree: number[] = [];
+  const queue = [rootPid];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    tree.push(pid);
+    queue.push(...(parents.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** Resident set size now and at its peak (VmRSS, VmHWM), in bytes; undefined off Linux. */
+export function memoryOf(pid: number): { rss: number; peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) * 1024;
+    const rss = kib("VmRSS");
+    const peak = kib("VmHWM");
+    return Number.isFinite(rss) && Number.isFinite(peak) ? { rss, peak } : undefined;
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
-// Parent side of the two servers under load: the bare baseline and the relay itself
-// (the real CLI, `wecom-relay serve`), each in its own child process on 127.0.0.1.
+// Parent side of the servers under load: the baselines (bare node:http, empty express)
+// and the relay itself (the real CLI, `wecom-relay serve`), each in its own child process
+// on 127.0.0.1.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, waitForHttpOk, waitForMessage, type ChildSet, type ManagedChild } from "./processes.js";
@@ -10,10 +11,16 @@ export interface ServerProcess {
   child: ManagedChild;
 }
 
-const READY_TIMEOUT_MS = 15_000;
+/** Generous: a relay opening an outbox of 100,000 queued rows is ready within a few seconds. */
+const READY_TIMEOUT_MS = 30_000;
 
-export async function startBareServer(children: ChildSet): Promise<ServerProcess> {
-  const child = children.start("bare server", new URL("./bare-server.js", import.meta.url), []);
+/** The baselines for ingest: a bare node:http JSON echo, and an empty express app. */
+export type Baseline = "bare" | "express";
+
+const BASELINE_SCRIPTS: Record<Baseline, string> = { bare: "./bare-server.js", express: "./express-server.js" };
+
+export async function startBaselineServer(children: ChildSet, baseline: Baseline): Promise<ServerProcess> {
+  const child = children.start(`${baseline} server`, new URL(BASELINE_SCRIPTS[baseline], import.meta.url), []);
   const port = await waitForMessage(
     child,
     (message) => {
@@ -27,16 +34,21 @@ export async function startBareServer(children: ChildSet): Promise<ServerProcess
 
 export interface RelayServerOptions {
   configYaml: string;
-  /** A fresh folder for the config file and the outbox. */
+  /** A folder for the config file and the SQLite outbox (`<dir>/data`, created if missing). */
   dir: string;
   /** Extra node flags for the relay, e.g. --cpu-prof. */
   nodeArgs?: string[];
 }
 
+/** Where startRelayServer points --data-dir: the SQLite outbox lives there. */
+export function relayDataDir(dir: string): string {
+  return join(dir, "data");
+}
+
 /** Runs `node dist/src/cli.js serve` and waits until /-/ready answers 200. */
 export async function startRelayServer(children: ChildSet, options: RelayServerOptions): Promise<ServerProcess> {
   const configFile = join(options.dir, "routes.yml");
-  const dataDir = join(options.dir, "data");
+  const dataDir = relayDataDir(options.dir);
   mkdirSync(dataDir, { recursive: true });
   writeFileSync(configFile, options.configYaml);
   const port = await freePort();
