@@ -49,6 +49,8 @@ export interface WorkerContext {
 /** Rows read per page while filling a digest. */
 const PAGE_ROWS = 100;
 const RATE_ERRCODE = 45009;
+/** A pace wait longer than this may have let more rows arrive: plan the send again. */
+const REPLAN_AFTER_WAIT_MS = 250;
 
 export interface PlannedSend {
   unit: SendUnit;
@@ -93,12 +95,19 @@ export async function sendPlanned(
   planned: PlannedSend,
   signal: AbortSignal,
 ): Promise<boolean> {
-  const { unit } = planned;
+  const receiver = planned.unit.message.receiver;
   const keys: PaceKey[] = [];
-  const throttle = ctx.receiverThrottle(unit.message.receiver);
-  if (throttle) keys.push({ key: `receiver:${unit.message.receiver}`, rate: throttle, name: unit.message.receiver });
+  const throttle = ctx.receiverThrottle(receiver);
+  if (throttle) keys.push({ key: `receiver:${receiver}`, rate: throttle, name: receiver });
   keys.push({ key: runtime.paceKey, rate: runtime.rateLimit, name: target });
+  const waitFrom = ctx.clock.now();
   if (!(await ctx.pacer.acquire(keys, signal))) return false;
+  // What arrived while the slot was awaited joins this send, so a storm's digest is complete.
+  if (ctx.clock.now() - waitFrom > REPLAN_AFTER_WAIT_MS) {
+    const fresh = await planNext(ctx, target, runtime, ctx.clock.now());
+    if (fresh?.unit.message.receiver === receiver) planned = fresh;
+  }
+  const { unit } = planned;
   // A send still waiting for a free HTTP slot when shutdown begins is not started.
   const result = await ctx.sends.add(async () => (signal.aborted ? undefined : safeSend(runtime.channel, unit)));
   if (result === undefined) return false;

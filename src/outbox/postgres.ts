@@ -202,7 +202,7 @@ export class PostgresStore implements Store {
   requeue(ids: readonly string[], now: number): Promise<{ id: string; target: string }[]> {
     return this.query(
       `UPDATE deliveries SET state = 'queued', next_attempt_at = $1, created_at = $1
-       WHERE id = ANY($2::text[]) AND state = 'dead' RETURNING id, target`,
+       WHERE id = ANY($2::text[]) AND state || '' = 'dead' RETURNING id, target`,
       [now, ids],
     );
   }
@@ -249,10 +249,12 @@ export class PostgresStore implements Store {
     return rows.length;
   }
 
+  // "state || ''": look rows up by id; without statistics (a bulk write just happened) the
+  // planner would otherwise walk the state index over the whole queue.
   async markSent(ids: readonly string[], now: number): Promise<void> {
     await this.query(
       `UPDATE deliveries SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL
-       WHERE id = ANY($2::text[]) AND state = 'queued'`,
+       WHERE id = ANY($2::text[]) AND state || '' = 'queued'`,
       [now, ids],
     );
   }
@@ -260,7 +262,7 @@ export class PostgresStore implements Store {
   async markRetry(ids: readonly string[], nextAttemptAt: number, error: string): Promise<void> {
     await this.query(
       `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
-       WHERE id = ANY($3::text[]) AND state = 'queued'`,
+       WHERE id = ANY($3::text[]) AND state || '' = 'queued'`,
       [nextAttemptAt, error, ids],
     );
   }
@@ -268,7 +270,7 @@ export class PostgresStore implements Store {
   async markDead(ids: readonly string[], error: string): Promise<void> {
     await this.query(
       `UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $1
-       WHERE id = ANY($2::text[]) AND state = 'queued'`,
+       WHERE id = ANY($2::text[]) AND state || '' = 'queued'`,
       [error, ids],
     );
   }

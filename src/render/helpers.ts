@@ -239,20 +239,38 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
 
 const DATE_TOKENS = /\[([^\]]*)]|YYYY|YY|MM|M|DD|D|HH|H|mm|ss|SSS|ZZ|Z/g;
 
-/** Formats like dayjs: YYYY YY MM M DD D HH H mm ss SSS Z (+08:00) ZZ (+0800), [literal]. */
-function formatDate(epochMs: number, format: string, timezone: string): string {
+/** Zone offsets are asked of Intl once per zone and quarter hour (every zone changes offset on a quarter hour). */
+const OFFSET_BUCKET_MS = 15 * 60_000;
+const MAX_CACHED_OFFSETS = 10_000;
+const offsets = new Map<string, number>();
+
+/** The zone's offset from UTC at `epochMs`, in minutes; Intl's formatToParts is slow, so it is cached. */
+function offsetMinutesAt(epochMs: number, timezone: string): number {
+  const key = `${timezone}\0${Math.floor(epochMs / OFFSET_BUCKET_MS)}`;
+  const known = offsets.get(key);
+  if (known !== undefined) return known;
   const fields: Record<string, number> = {};
   for (const part of formatterFor(timezone).formatToParts(new Date(epochMs))) {
     if (part.type !== "literal") fields[part.type] = Number(part.value);
   }
-  const year = fields.year ?? 0;
-  const month = fields.month ?? 0;
-  const day = fields.day ?? 0;
-  const hour = fields.hour ?? 0;
-  const minute = fields.minute ?? 0;
-  const second = fields.second ?? 0;
-  const wallClockMs = Date.UTC(year, month - 1, day, hour, minute, second);
-  const offsetMinutes = Math.round((wallClockMs - Math.floor(epochMs / 1000) * 1000) / 60_000);
+  const wallClockMs = Date.UTC(fields.year ?? 0, (fields.month ?? 1) - 1, fields.day ?? 1, fields.hour ?? 0, fields.minute ?? 0, fields.second ?? 0);
+  const offset = Math.round((wallClockMs - Math.floor(epochMs / 1000) * 1000) / 60_000);
+  if (offsets.size >= MAX_CACHED_OFFSETS) offsets.clear();
+  offsets.set(key, offset);
+  return offset;
+}
+
+/** Formats like dayjs: YYYY YY MM M DD D HH H mm ss SSS Z (+08:00) ZZ (+0800), [literal]. */
+function formatDate(epochMs: number, format: string, timezone: string): string {
+  const offsetMinutes = offsetMinutesAt(epochMs, timezone);
+  // The wall clock in the zone, read with UTC getters.
+  const wall = new Date(epochMs + offsetMinutes * 60_000);
+  const year = wall.getUTCFullYear();
+  const month = wall.getUTCMonth() + 1;
+  const day = wall.getUTCDate();
+  const hour = wall.getUTCHours();
+  const minute = wall.getUTCMinutes();
+  const second = wall.getUTCSeconds();
   const pad = (n: number, width = 2) => String(n).padStart(width, "0");
   const offset = (separator: string) => {
     const abs = Math.abs(offsetMinutes);

@@ -147,6 +147,28 @@ describe("delivery engine in simulated time", () => {
     for (let i = 0; i < 300; i++) expect(listed).toMatch(new RegExp(`Alert${i}$`, "m"));
   });
 
+  it("lets what arrives while a digest waits for its slot join that digest", async () => {
+    const { channel, sent } = recordingChannel(clock);
+    const slow = { max: 1, per: MINUTE };
+    await queue(1);
+    start(new Map([["robot-a", runtime(channel, slow)]]), options({ coalesceAfterMs: 30_000 }));
+    await clock.advance(1000);
+    expect(sent).toHaveLength(1);
+    for (let i = 1; i <= 5; i++) {
+      await store.accept([{ messages: [message({ target: "robot-a", summary: `[FIRING:1] Early${i}`, eventIds: [`early${i}`] })] }], clock.now());
+    }
+    dispatcher!.notify("robot-a");
+    await clock.advance(30_000);
+    for (let i = 1; i <= 10; i++) {
+      await store.accept([{ messages: [message({ target: "robot-a", summary: `[FIRING:1] Late${i}`, eventIds: [`late${i}`] })] }], clock.now());
+    }
+    dispatcher!.notify("robot-a");
+    await clock.advance(MINUTE);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.message.content).toContain("15 notifications");
+    expect((await store.depthByTarget()).size).toBe(0);
+  });
+
   it("applies a receiver's throttle on top of the robot's pace", async () => {
     const { channel, sent } = recordingChannel(clock);
     await queue(3);

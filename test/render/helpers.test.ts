@@ -38,6 +38,24 @@ describe("date", () => {
   });
 });
 
+describe("date across a daylight-saving change", () => {
+  it("gives each side of the change its own offset, also from the offset cache", () => {
+    const render2 = renderer("America/New_York");
+    // 2025-03-09 02:00 local: clocks jump from -05:00 to -04:00.
+    const times = ["2025-03-09T06:59:59Z", "2025-03-09T07:00:00Z", "2025-03-09T06:59:58Z", "2025-03-09T07:00:01Z"];
+    expect(times.map((t) => render2('{{date t "MM-DD HH:mm:ss Z"}}', { t }))).toEqual([
+      "03-09 01:59:59 -05:00",
+      "03-09 03:00:00 -04:00",
+      "03-09 01:59:58 -05:00",
+      "03-09 03:00:01 -04:00",
+    ]);
+  });
+
+  it("handles zones with quarter-hour offsets", () => {
+    expect(renderer("Asia/Kathmandu")('{{date t "HH:mm Z"}}', { t: "2025-06-01T08:00:00Z" })).toBe("13:45 +05:45");
+  });
+});
+
 describe("duration", () => {
   it("measures between two times, as a resolved alert's firing time", () => {
     expect(render("{{duration a b}}", { a: "2025-06-01T07:17:00Z", b: "2025-06-01T08:00:30Z" })).toBe("43m");
