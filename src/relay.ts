@@ -13,7 +13,7 @@ import type { Config, RateLimit, RouteNodeConfig } from "./config/schema.js";
 import { scrubSecrets } from "./config/secrets.js";
 import type { DigestRenderer } from "./delivery/coalesce.js";
 import type { TargetRuntime } from "./delivery/dispatcher.js";
-import { byteLimit, type ChannelKind } from "./render/limits.js";
+import { byteLimit, type ChannelKind } from "./wecom-limits.js";
 import type { Metrics } from "./metrics.js";
 import { neutralizeMentions, renderMessages, type RenderTarget } from "./render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "./render/templates.js";

@@ -20,6 +20,7 @@ import type { z } from "zod";
 import { expandEnv, shieldEnvReferences, type ShieldedText } from "./env.js";
 import type { ConfigError, ConfigPath } from "./errors.js";
 import { configSchema, type Config } from "./schema.js";
+import { robotKey } from "./robot-webhook.js";
 import { scrubSecrets } from "./secrets.js";
 
 export interface LoadedConfig {
@@ -541,7 +542,7 @@ function collectSecrets(value: unknown): string[] {
       } else if (SECRET_KEYS.has(key) && typeof child === "string" && child !== "") {
         found.add(child);
         if (key === "webhook") {
-          const webhookKey = webhookUrlKey(child);
+          const webhookKey = keyOf(child);
           if (webhookKey) found.add(webhookKey);
         }
       } else {
@@ -553,9 +554,13 @@ function collectSecrets(value: unknown): string[] {
   return [...found].sort((a, b) => b.length - a.length);
 }
 
-function webhookUrlKey(webhook: string): string | undefined {
-  if (!URL.canParse(webhook)) return undefined;
-  return new URL(webhook).searchParams.get("key") ?? undefined;
+/** The robot key inside a webhook value, when it has one (a bad value is reported elsewhere). */
+function keyOf(webhook: string): string | undefined {
+  try {
+    return robotKey(webhook);
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------

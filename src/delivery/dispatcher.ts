@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import PQueue from "p-queue";
 import type { RateLimit } from "../config/schema.js";
+import { exponentialDelay } from "../backoff.js";
 import { logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../outbox/contract.js";
@@ -234,7 +235,7 @@ export class Dispatcher {
       } catch (err) {
         // A storage error or a bug: the rows stay queued; try again within seconds.
         failures += 1;
-        const delay = Math.min(MAX_FAILURE_DELAY_MS, 250 * 2 ** (failures - 1));
+        const delay = exponentialDelay(failures, 250, MAX_FAILURE_DELAY_MS);
         logger.error("delivery worker failed; retrying", { target, error: err, retryInMs: delay });
         await sleep(delay);
       }

@@ -1,4 +1,5 @@
 // When to try a failed delivery again, and when to give up.
+import { exponentialDelay } from "../backoff.js";
 import type { SendResult } from "../types.js";
 
 export interface RetryPolicy {
@@ -15,7 +16,7 @@ export type RetryDecision = { action: "retry"; at: number } | { action: "dead"; 
  * retries of many deliveries after one outage spread out instead of arriving together.
  */
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
-  const exponential = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, attempt - 1));
+  const exponential = exponentialDelay(attempt, policy.initialMs, policy.maxMs);
   return Math.round(exponential / 2 + random() * (exponential / 2));
 }
 

@@ -2,7 +2,7 @@
 // template once, add mentions, then split per target's byte limit.
 import type { Event, Format, Match, Message, MessageType } from "../types.js";
 import { oneLine } from "./helpers.js";
-import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT, type ChannelKind } from "./limits.js";
+import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT, type ChannelKind } from "../wecom-limits.js";
 import { splitByBytes } from "./split.js";
 import { TemplateRenderError, type TemplateSet } from "./templates.js";
 

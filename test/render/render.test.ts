@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { byteLimit } from "../../src/render/limits.js";
+import { byteLimit } from "../../src/wecom-limits.js";
 import { plainRendering, renderMessages, type RenderTarget } from "../../src/render/render.js";
 import { loadTemplates, type TemplateSet } from "../../src/render/templates.js";
 import type { Event, Match } from "../../src/types.js";

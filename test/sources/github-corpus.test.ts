@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RouteNodeConfig } from "../../src/config/schema.js";
-import { byteLimit } from "../../src/render/limits.js";
+import { byteLimit } from "../../src/wecom-limits.js";
 import { renderMessages } from "../../src/render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "../../src/render/templates.js";
 import { compileRouteTree, type RouteTree } from "../../src/routing/tree.js";

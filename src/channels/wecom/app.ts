@@ -8,11 +8,9 @@ import type { Metrics } from "../../metrics.js";
 import type { Message, SendResult } from "../../types.js";
 import type { Channel } from "../channel.js";
 import { classifyErrcode } from "./errcodes.js";
-import { postJson } from "./http.js";
+import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT } from "../../wecom-limits.js";
+import { postJson, wecomUrl } from "./http.js";
 import type { AppCredentials, TokenCache, TokenRequester } from "./token.js";
-
-/** WeCom's limit for app text and markdown content, in UTF-8 bytes. */
-export const APP_CONTENT_LIMIT_BYTES = 2048;
 
 /** Recipients WeCom reported as unknown in an accepted send (it delivered to the rest). */
 export interface InvalidRecipients {
@@ -79,12 +77,13 @@ export interface Textcard {
  */
 export function textcardMessage(card: Textcard): { msgtype: "textcard"; textcard: Textcard } {
   const bytes = (text: string) => Buffer.byteLength(text, "utf8");
-  if (card.title === "" || bytes(card.title) > 128) throw new RangeError("textcard title must be 1 to 128 bytes");
-  if (card.description === "" || bytes(card.description) > 512) {
-    throw new RangeError("textcard description must be 1 to 512 bytes");
+  if (card.title === "" || bytes(card.title) > TEXTCARD_TITLE_LIMIT) throw new RangeError(`textcard title must be 1 to ${TEXTCARD_TITLE_LIMIT} bytes`);
+  const descriptionLimit = byteLimit("app", "textcard");
+  if (card.description === "" || bytes(card.description) > descriptionLimit) {
+    throw new RangeError(`textcard description must be 1 to ${descriptionLimit} bytes`);
   }
-  if (!/^https?:\/\//i.test(card.url) || bytes(card.url) > 2048) {
-    throw new RangeError("textcard url must be an http(s) URL of at most 2048 bytes");
+  if (!/^https?:\/\//i.test(card.url) || bytes(card.url) > TEXTCARD_URL_LIMIT) {
+    throw new RangeError(`textcard url must be an http(s) URL of at most ${TEXTCARD_URL_LIMIT} bytes`);
   }
   if (card.btntxt !== undefined && [...card.btntxt].length > 4) {
     throw new RangeError("textcard btntxt must be at most 4 characters");
@@ -99,8 +98,7 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
   } catch (err) {
     throw new Error(`target "${opts.name}": ${(err as Error).message}`);
   }
-  const apiBase = opts.apiBase.replace(/\/+$/, "");
-  const credentials: AppCredentials = { apiBase, corpId: opts.target.corp_id, secret: opts.target.secret };
+  const credentials: AppCredentials = { apiBase: opts.apiBase, corpId: opts.target.corp_id, secret: opts.target.secret };
   const requester: TokenRequester = {
     target: opts.name,
     timeoutMs: opts.timeoutMs,
@@ -108,7 +106,7 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
   };
 
   async function sendWith(token: string, body: Record<string, unknown>): Promise<SendResult> {
-    const url = `${apiBase}/cgi-bin/message/send?access_token=${encodeURIComponent(token)}`;
+    const url = wecomUrl(opts.apiBase, `/cgi-bin/message/send?access_token=${encodeURIComponent(token)}`);
     const outcome = await postJson(url, body, { timeoutMs: opts.timeoutMs });
     if (!outcome.ok) return outcome.failure;
     const reply = outcome.json as Record<string, unknown> | null;
@@ -146,11 +144,12 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
     kind: "app",
     async send(message: Message): Promise<SendResult> {
       const size = Buffer.byteLength(message.content, "utf8");
-      if (size > APP_CONTENT_LIMIT_BYTES) {
+      const limit = byteLimit("app", message.msgtype);
+      if (size > limit) {
         // The renderer splits long messages; sending this would only earn a 40058 (or a cut text).
         return {
           kind: "permanent",
-          error: `${message.msgtype} content is ${size} bytes, over the ${APP_CONTENT_LIMIT_BYTES}-byte limit of app messages; not sent`,
+          error: `${message.msgtype} content is ${size} bytes, over the ${limit}-byte limit of app messages; not sent`,
         };
       }
       let content: Record<string, unknown>;

@@ -14,6 +14,11 @@ export interface JsonRequestOptions {
   timeoutMs: number;
 }
 
+/** A WeCom API URL: `path` (with its query) under `apiBase`, whatever trailing slashes the base has. */
+export function wecomUrl(apiBase: string, path: string): string {
+  return `${apiBase.replace(/\/+$/, "")}${path}`;
+}
+
 export function postJson(url: string, body: unknown, opts: JsonRequestOptions): Promise<JsonOutcome> {
   return requestJson(url, "POST", JSON.stringify(body), opts);
 }

@@ -3,7 +3,8 @@
 import type { Message, SendResult } from "../../types.js";
 import type { Channel } from "../channel.js";
 import { classifyErrcode } from "./errcodes.js";
-import { postJson } from "./http.js";
+import { robotKey } from "../../config/robot-webhook.js";
+import { postJson, wecomUrl } from "./http.js";
 
 export interface RobotChannelOptions {
   /** Target name from the config; used in configuration errors. */
@@ -15,33 +16,6 @@ export interface RobotChannelOptions {
   timeoutMs: number;
 }
 
-// Keys are UUIDs in practice; anything outside URL-safe characters is a paste error.
-const BARE_KEY = /^[A-Za-z0-9._~-]+$/;
-
-/**
- * The robot key from a configured webhook (full URL or bare key); identifies a robot,
- * e.g. for one rate limit shared by two targets that use the same robot.
- * Throws on an unusable value, without repeating it.
- */
-export function robotKey(webhook: string): string {
-  const value = webhook.trim();
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw new Error("robot webhook looks like a URL but cannot be parsed");
-    }
-    const key = url.searchParams.get("key")?.trim();
-    if (!key) throw new Error("robot webhook URL has no key= parameter");
-    return key;
-  }
-  if (!BARE_KEY.test(value)) {
-    throw new Error("robot webhook must be a webhook URL with key=... or the bare key");
-  }
-  return value;
-}
-
 /**
  * Where a robot's messages go: a full webhook URL as written, host included (an
  * enterprise egress proxy, a local fake); a bare key under the API base. Throws on an
@@ -51,7 +25,7 @@ export function robotEndpoint(webhook: string, apiBase: string): string {
   const key = robotKey(webhook);
   const value = webhook.trim();
   if (value !== key) return value;
-  return `${apiBase.replace(/\/+$/, "")}/cgi-bin/webhook/send?key=${encodeURIComponent(key)}`;
+  return wecomUrl(apiBase, `/cgi-bin/webhook/send?key=${encodeURIComponent(key)}`);
 }
 
 export function createRobotChannel(opts: RobotChannelOptions): Channel {

@@ -3,10 +3,11 @@
 // callers that fetch tokens often, so a token is fetched once, by one request at a time,
 // refreshed ahead of its expiry, and a failed fetch is not repeated for a while.
 import { createHash } from "node:crypto";
+import { exponentialDelay } from "../../backoff.js";
 import { logger, redactor } from "../../log.js";
 import type { Metrics } from "../../metrics.js";
 import { classifyErrcode, describeErrcode } from "./errcodes.js";
-import { getJson, type HttpFailure } from "./http.js";
+import { getJson, wecomUrl, type HttpFailure } from "./http.js";
 
 /** What identifies one app's token. */
 export interface AppCredentials {
@@ -142,7 +143,7 @@ export class TokenCache {
       entry.failures += 1;
       const transient = fetched.failure.kind === "retry";
       const [base, ceiling] = transient ? [this.transientBackoffMs, this.maxTransientBackoffMs] : [this.failureBackoffMs, this.maxFailureBackoffMs];
-      const backoff = Math.min(ceiling, base * 2 ** (entry.failures - 1));
+      const backoff = exponentialDelay(entry.failures, base, ceiling);
       entry.failedUntil = this.now() + backoff;
       entry.lastFailure = fetched.failure;
       logger.warn("app access_token fetch failed", {
@@ -189,7 +190,7 @@ function backingOff(last: HttpFailure, waitMs: number): HttpFailure {
 /** The map key: never the secret itself, which must not end up in any dump or log. */
 function cacheKey({ apiBase, corpId, secret }: AppCredentials): string {
   const secretHash = createHash("sha256").update(secret).digest("hex");
-  return `${apiBase.replace(/\/+$/, "")} ${corpId} ${secretHash}`;
+  return `${wecomUrl(apiBase, "")} ${corpId} ${secretHash}`;
 }
 
 type Fetched = { ok: true; token: string; expiresInS: number } | { ok: false; failure: HttpFailure };
@@ -197,8 +198,7 @@ type Fetched = { ok: true; token: string; expiresInS: number } | { ok: false; fa
 async function requestToken(credentials: AppCredentials, timeoutMs: number): Promise<Fetched> {
   const { apiBase, corpId, secret } = credentials;
   const url =
-    `${apiBase.replace(/\/+$/, "")}/cgi-bin/gettoken` +
-    `?corpid=${encodeURIComponent(corpId)}&corpsecret=${encodeURIComponent(secret)}`;
+    wecomUrl(apiBase, `/cgi-bin/gettoken?corpid=${encodeURIComponent(corpId)}&corpsecret=${encodeURIComponent(secret)}`);
   const outcome = await getJson(url, { timeoutMs });
   if (!outcome.ok) return { ok: false, failure: { ...outcome.failure, error: `gettoken: ${outcome.failure.error}` } };
 

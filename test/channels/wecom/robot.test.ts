@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createRobotChannel, robotKey } from "../../../src/channels/wecom/robot.js";
+import { createRobotChannel } from "../../../src/channels/wecom/robot.js";
+import { robotKey } from "../../../src/config/robot-webhook.js";
 import type { Message, SendResult } from "../../../src/types.js";
 import { startFakeWeCom, type FakeWeCom } from "../../support/fake-wecom.js";
 import { message as baseMessage } from "../../support/messages.js";

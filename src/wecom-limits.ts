@@ -1,6 +1,6 @@
 // WeCom's message size limits, in bytes of UTF-8 (see reference/wecom.md).
 
-import type { MessageType } from "../types.js";
+import type { MessageType } from "./types.js";
 
 export type ChannelKind = "robot" | "app";
 
