@@ -20,10 +20,6 @@ import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "./render/t
 import { compileRouteTree, type RouteTree } from "./routing/tree.js";
 import type { Event, Format, Match, Message, MessageType } from "./types.js";
 
-/** WeCom's own limit for a group robot. */
-export const ROBOT_DEFAULT_RATE: RateLimit = { max: 20, per: 60_000 };
-/** App messages: WeCom allows 30/min to one member; stay under it. */
-export const APP_DEFAULT_RATE: RateLimit = { max: 30, per: 60_000 };
 
 export interface RelayDeps {
   tokens: TokenCache;
@@ -220,7 +216,7 @@ export function bestEffortErrors(
 
 function buildTarget(name: string, target: Config["targets"][string], config: Config, deps: RelayDeps): TargetRuntime & { kind: ChannelKind } {
   const common = { name, apiBase: config.wecom.api_base, timeoutMs: config.wecom.timeout };
-  const robotRate = target.rate_limit ?? ROBOT_DEFAULT_RATE;
+  const robotRate = target.rate_limit;
   const robotLimit = (msgtype: MessageType) => byteLimit("robot", msgtype);
   if (target.type === "app") {
     return {
@@ -232,7 +228,7 @@ function buildTarget(name: string, target: Config["targets"][string], config: Co
         ...(deps.metrics && { metrics: deps.metrics }),
         onInvalidRecipients: () => deps.metrics?.invalidRecipients.inc({ target: name }),
       }),
-      rateLimit: target.rate_limit ?? APP_DEFAULT_RATE,
+      rateLimit: target.rate_limit,
       paceKey: `app:${name}`,
       byteLimit: (msgtype) => byteLimit("app", msgtype),
     };

@@ -46,6 +46,11 @@ const rateLimit = z.strictObject({
 
 const secret = z.string().min(1, "must not be empty");
 
+/** WeCom's own limit for a group robot. */
+const ROBOT_RATE = { max: 20, per: 60_000 };
+/** App messages: WeCom allows 30 a minute to one member; stay under it. */
+const APP_RATE = { max: 30, per: 60_000 };
+
 const credentialFields = {
   bearer_token: secret.optional(),
   basic_auth: z.strictObject({ username: z.string().min(1), password: secret }).optional(),
@@ -79,13 +84,14 @@ const robotTarget = z.strictObject({
    * wecom.api_base). Left out (e.g. an empty `${VAR:-}`): messages are printed, not sent.
    */
   webhook: secret.optional(),
-  rate_limit: rateLimit.optional(),
+  rate_limit: rateLimit.default(ROBOT_RATE),
 });
 
 /** Prints each message as WeCom would receive it from a robot; sends nothing. */
 const logTarget = z.strictObject({
   type: z.literal("log"),
-  rate_limit: rateLimit.optional(),
+  /** Paced like the robot it stands in for. */
+  rate_limit: rateLimit.default(ROBOT_RATE),
 });
 
 const recipients = z.union([z.literal("@all"), z.array(z.string().min(1)).min(1)]);
@@ -98,7 +104,7 @@ const appTarget = z.strictObject({
   to_user: recipients.optional(),
   to_party: recipients.optional(),
   to_tag: recipients.optional(),
-  rate_limit: rateLimit.optional(),
+  rate_limit: rateLimit.default(APP_RATE),
   callback: z
     .strictObject({
       token: secret,

@@ -64,7 +64,7 @@ describe("parseConfig: environment variables", () => {
     const lines = ["auth:", "  alertmanager: { bearer_token: \"${AM_TOKEN:-}\" }", ...withTargets(["targets:", "  sre-robot:", "    type: robot", "    webhook: ${ROBOT_WEBHOOK:-}"])];
     const loaded = load(lines, {});
     expect(loaded.config.auth.alertmanager).toEqual({});
-    expect(loaded.config.targets["sre-robot"]).toEqual({ type: "robot" });
+    expect(loaded.config.targets["sre-robot"]).toEqual({ type: "robot", rate_limit: { max: 20, per: 60_000 } });
     expect(loaded.unset).toEqual([
       { path: ["auth", "alertmanager", "bearer_token"], variables: ["AM_TOKEN"] },
       { path: ["targets", "sre-robot", "webhook"], variables: ["ROBOT_WEBHOOK"] },
@@ -73,7 +73,7 @@ describe("parseConfig: environment variables", () => {
 
   it("keeps a setting whose ${VAR:-} variable is set", () => {
     const loaded = load(withTargets(["targets:", "  sre-robot:", "    type: robot", "    webhook: ${ROBOT_WEBHOOK:-}"]));
-    expect(loaded.config.targets["sre-robot"]).toEqual({ type: "robot", webhook: ROBOT_WEBHOOK });
+    expect(loaded.config.targets["sre-robot"]).toEqual({ type: "robot", webhook: ROBOT_WEBHOOK, rate_limit: { max: 20, per: 60_000 } });
     expect(loaded.unset).toEqual([]);
   });
 
@@ -436,12 +436,12 @@ describe("parseConfig: secrets", () => {
 });
 
 describe("parseConfig: defaults", () => {
-  it("fills the defaults the SPEC promises and leaves a robot's rate limit to the caller", () => {
+  it("fills the defaults the SPEC promises, WeCom's own robot limit included", () => {
     const { config } = load(MINIMAL);
     expect(config.server.listen).toBe(":8080");
     expect(config.server.max_body).toBe(1048576);
     expect(config.wecom.api_base).toBe("https://qyapi.weixin.qq.com");
-    expect(config.targets["sre-robot"]).not.toHaveProperty("rate_limit");
+    expect(config.targets["sre-robot"]).toHaveProperty("rate_limit", { max: 20, per: 60_000 });
   });
 });
 

@@ -18,6 +18,7 @@ const TARGET: AppTargetConfig = {
   corp_id: DEFAULT_FAKE_APP.corpId,
   secret: DEFAULT_FAKE_APP.secret,
   agent_id: DEFAULT_FAKE_APP.agentId,
+  rate_limit: { max: 30, per: 60_000 },
   to_user: ["zhangsan", "lisi"],
 };
 
