@@ -17,7 +17,7 @@ import { byteLimit, type ChannelKind } from "./wecom-limits.js";
 import type { Metrics } from "./metrics.js";
 import { neutralizeMentions, renderMessages, type RenderTarget } from "./render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "./render/templates.js";
-import { compileRouteTree, type RouteTree } from "./routing/tree.js";
+import { compileRouteTree, type EffectiveRoute, type RouteTree } from "./routing/tree.js";
 import type { Event, Format, Match, Message, MessageType } from "./types.js";
 
 
@@ -77,7 +77,7 @@ export class Relay {
     shareStrictestPace(targets);
 
     if (errors.length > 0 || "errors" in compiled || "errors" in loadedTemplates) return { errors };
-    const warnings = [...loaded.warnings, ...routeWarnings(config.route, at), ...printedTargetWarnings(loaded, at)];
+    const warnings = [...loaded.warnings, ...routeWarnings(compiled.routes, at), ...printedTargetWarnings(loaded, at)];
     return { relay: new Relay(loaded, compiled.tree, loadedTemplates.templates, targets, warnings) };
   }
 
@@ -170,7 +170,7 @@ function checkRoutesAndTemplates(
       else errors.push({ file: e.file, path: [], message: at([], e.message).message, ...(e.line !== undefined && { line: e.line }) });
     }
   } else {
-    for (const use of templateUses(route)) {
+    for (const use of templateUses(compiled.routes)) {
       if (!loadedTemplates.templates.has(use.template, use.format)) {
         const expected = `${use.template}.${use.format === "markdown" ? "md" : "txt"}.hbs`;
         errors.push(at([...use.path, "template"], `no template "${use.template}" for format ${use.format} (expected ${expected} in ${templateDir} or the shipped templates)`));
@@ -259,39 +259,14 @@ function shareStrictestPace(targets: Map<string, TargetRuntime>): void {
   for (const runtime of targets.values()) runtime.rateLimit = strictest.get(runtime.paceKey)!;
 }
 
-interface EffectiveRoute {
-  path: (string | number)[];
-  format: Format;
-  template?: string;
-  mention: string[];
-}
-
-/** Every route node with the settings it ends up with (format, template and mention are inherited). */
-function effectiveRoutes(root: RouteNodeConfig): EffectiveRoute[] {
-  const routes: EffectiveRoute[] = [];
-  const walk = (node: RouteNodeConfig, path: (string | number)[], inherited: Omit<EffectiveRoute, "path">) => {
-    const template = node.template ?? inherited.template;
-    const own: EffectiveRoute = {
-      path,
-      format: node.format ?? inherited.format,
-      mention: node.mention ?? inherited.mention,
-      ...(template !== undefined && { template }),
-    };
-    routes.push(own);
-    node.routes?.forEach((child, i) => walk(child, [...path, "routes", i], own));
-  };
-  walk(root, ["route"], { format: "markdown", mention: [] });
-  return routes;
-}
-
 /** Every template a route can render with, in the format it is used in. */
-export function templateUses(root: RouteNodeConfig): { template: string; format: Format; path: (string | number)[] }[] {
-  return effectiveRoutes(root).flatMap(({ template, format, path }) => (template === undefined ? [] : [{ template, format, path }]));
+function templateUses(routes: readonly EffectiveRoute[]): { template: string; format: Format; path: (string | number)[] }[] {
+  return routes.flatMap(({ template, format, path }) => (template === undefined ? [] : [{ template, format, path }]));
 }
 
 /** Settings that load but cannot do what they say. */
-function routeWarnings(root: RouteNodeConfig, at: (path: (string | number)[], message: string) => ConfigError): ConfigError[] {
-  return effectiveRoutes(root)
+function routeWarnings(routes: readonly EffectiveRoute[], at: (path: (string | number)[], message: string) => ConfigError): ConfigError[] {
+  return routes
     .filter((route) => route.format === "markdown" && route.mention.includes("@all"))
     .map((route) =>
       at([...route.path, "mention"], '"@all" cannot be mentioned in markdown (WeCom supports it in text messages only); use format: text on this route'),

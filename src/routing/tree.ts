@@ -20,6 +20,8 @@ const FALLBACK_TEMPLATE = "api";
 interface RouteNode {
   /** Readable path, e.g. "route.routes[1]". */
   route: string;
+  /** Where it is in the config, e.g. ["route", "routes", 1]. */
+  path: (string | number)[];
   matchers: Matcher[];
   continue: boolean;
   receiver: string;
@@ -31,6 +33,9 @@ interface RouteNode {
 }
 
 type Inherited = Pick<RouteNode, "receiver" | "format" | "template" | "mention">;
+
+/** Every route with the settings it ends up with: what `check` inspects (templates used, mentions). */
+export type EffectiveRoute = Pick<RouteNode, "path" | "format" | "template" | "mention">;
 
 export class RouteTree {
   constructor(private readonly root: RouteNode) {}
@@ -67,7 +72,7 @@ export class RouteTree {
 export function compileRouteTree(
   root: RouteNodeConfig,
   receivers: ReadonlySet<string>,
-): { tree: RouteTree } | { errors: RouteError[] } {
+): ({ tree: RouteTree } | { errors: RouteError[] }) & { routes: EffectiveRoute[] } {
   const errors: RouteError[] = [];
   const path = ["route"];
 
@@ -85,7 +90,13 @@ export function compileRouteTree(
 
   const defaults: Inherited = { receiver: "", format: DEFAULT_FORMAT, template: undefined, mention: [] };
   const compiled = compileNode(root, path, "route", defaults, receivers, errors, { skipMatchers: true });
-  return errors.length > 0 ? { errors } : { tree: new RouteTree(compiled) };
+  const routes: EffectiveRoute[] = [];
+  const walk = (node: RouteNode): void => {
+    routes.push({ path: node.path, format: node.format, template: node.template, mention: node.mention });
+    node.children.forEach(walk);
+  };
+  walk(compiled);
+  return errors.length > 0 ? { errors, routes } : { tree: new RouteTree(compiled), routes };
 }
 
 function compileNode(
@@ -122,7 +133,7 @@ function compileNode(
   const children = (config.routes ?? []).map((child, index) =>
     compileNode(child, [...path, "routes", index], `${route}.routes[${index}]`, own, receivers, errors),
   );
-  return { route, matchers, continue: config.continue === true, ...own, children };
+  return { route, path, matchers, continue: config.continue === true, ...own, children };
 }
 
 /** The routes that take the event below (and including) `node`, or undefined if it does not match. */
