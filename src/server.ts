@@ -45,7 +45,7 @@ function endpointOf(path: string): string {
 
 /** The parsed value, or a 400 naming the offending field. */
 function valueOrBadRequest<T>(parsed: Parsed<T>): T {
-  if (!parsed.ok) throw new HttpError(400, parsed.error, { field: parsed.field }, "bad_payload");
+  if (!parsed.ok) throw new HttpError(400, parsed.error, { detail: { field: parsed.field }, reason: "bad_payload" });
   return parsed.value;
 }
 
@@ -65,7 +65,7 @@ export function createApp(service: Service): express.Express {
   const readBody = rawBody(() => service.relay.config.server.max_body, budget);
   const auth = (endpoint: Endpoint) => requireAuth(() => service.relay.config.auth[endpoint]);
   const notReady: RequestHandler = (_req, _res, next) => {
-    if (!service.ready) throw new HttpError(503, "not ready", { reason: service.notReadyReason }, "not_ready");
+    if (!service.ready) throw new HttpError(503, "not ready", { detail: { reason: service.notReadyReason }, reason: "not_ready" });
     next();
   };
 
@@ -101,10 +101,10 @@ export function createApp(service: Service): express.Express {
     const delivery = req.get("X-GitHub-Delivery");
     const signed = service.relay.config.auth.github?.secret !== undefined;
     if (delivery !== undefined && !DELIVERY_ID.test(delivery)) {
-      throw new HttpError(400, "X-GitHub-Delivery: expected an id of at most 128 letters, digits and dashes", { field: "X-GitHub-Delivery" }, "bad_payload");
+      throw new HttpError(400, "X-GitHub-Delivery: expected an id of at most 128 letters, digits and dashes", { detail: { field: "X-GitHub-Delivery" }, reason: "bad_payload" });
     }
     if (signed && delivery === undefined) {
-      throw new HttpError(400, "X-GitHub-Delivery: header is missing (GitHub sends it with every delivery)", { field: "X-GitHub-Delivery" }, "bad_payload");
+      throw new HttpError(400, "X-GitHub-Delivery: header is missing (GitHub sends it with every delivery)", { detail: { field: "X-GitHub-Delivery" }, reason: "bad_payload" });
     }
     const events = valueOrBadRequest(
       githubEvents({ event: req.get("X-GitHub-Event") ?? "", body: req.body, ...(delivery !== undefined && { delivery }) }),
@@ -127,14 +127,14 @@ export function createApp(service: Service): express.Express {
   app.post("/api/v1/messages", notReady, auth("api"), readBody, jsonBody(), async (req, res) => {
     const { event, receiver, template, format, mention } = valueOrBadRequest(apiMessage(req.body));
     if (!service.relay.receiver(receiver)) {
-      throw new HttpError(404, `unknown receiver "${receiver}"`, { receivers: service.relay.config.receivers.map((r) => r.name) }, "unknown_receiver");
+      throw new HttpError(404, `unknown receiver "${receiver}"`, { detail: { receivers: service.relay.config.receivers.map((r) => r.name) }, reason: "unknown_receiver" });
     }
     if (!service.relay.templates.has(template, format)) {
-      throw new HttpError(404, `unknown template "${template}" for format ${format}`, undefined, "unknown_template");
+      throw new HttpError(404, `unknown template "${template}" for format ${format}`, { reason: "unknown_template" });
     }
     const key = req.get("Idempotency-Key");
     if (key !== undefined && key.length > MAX_IDEMPOTENCY_KEY) {
-      throw new HttpError(400, `Idempotency-Key: at most ${MAX_IDEMPOTENCY_KEY} characters`, { field: "Idempotency-Key" }, "bad_payload");
+      throw new HttpError(400, `Idempotency-Key: at most ${MAX_IDEMPOTENCY_KEY} characters`, { detail: { field: "Idempotency-Key" }, reason: "bad_payload" });
     }
     const accepted = await service.accept([event], {
       match: { receiver, template, format, mention, route: "api" },
@@ -145,7 +145,7 @@ export function createApp(service: Service): express.Express {
 
   app.get("/api/v1/messages/:id", notReady, auth("api"), async (req, res) => {
     const status = await service.store.requestStatus(String(req.params.id));
-    if (!status) throw new HttpError(404, "unknown message id", undefined, "unknown_message");
+    if (!status) throw new HttpError(404, "unknown message id", { reason: "unknown_message" });
     const errors = status.deliveries.flatMap((d) => (d.lastError ? [d.lastError] : []));
     res.json({
       id: status.id,
@@ -181,9 +181,9 @@ export function createApp(service: Service): express.Express {
 
   app.post("/api/v1/messages/:id/retry", notReady, auth("api"), async (req, res) => {
     const status = await service.store.requestStatus(String(req.params.id));
-    if (!status) throw new HttpError(404, "unknown message id", undefined, "unknown_message");
+    if (!status) throw new HttpError(404, "unknown message id", { reason: "unknown_message" });
     const wanted = status.deliveries.filter((d) => d.state === "dead" && (d.id === req.params.id || status.id === req.params.id));
-    if (wanted.length === 0) throw new HttpError(409, "nothing to retry: the message is not dead-lettered", { state: status.state }, "not_dead");
+    if (wanted.length === 0) throw new HttpError(409, "nothing to retry: the message is not dead-lettered", { detail: { state: status.state }, reason: "not_dead" });
     const requeued = await service.retry(wanted.map((d) => d.id));
     res.json({ id: status.id, requeued });
   });
@@ -203,18 +203,18 @@ export function createApp(service: Service): express.Express {
   });
   app.get("/-/ready", (_req, res) => {
     if (service.ready) res.json({ status: "ready" });
-    else sendError(res, new HttpError(503, "not ready", { reason: service.notReadyReason }));
+    else sendError(res, new HttpError(503, "not ready", { detail: { reason: service.notReadyReason } }));
   });
   app.post("/-/reload", auth("api"), (_req, res) => {
     const result = service.reload();
     if (result.ok) res.json({ status: "reloaded" });
-    else sendError(res, new HttpError(500, "config reload failed; the previous config stays active", result.errors));
+    else sendError(res, new HttpError(500, "config reload failed; the previous config stays active", { detail: result.errors }));
   });
   app.get("/metrics", async (_req, res) => {
     res.type("text/plain; version=0.0.4").send(await service.scrape());
   });
 
-  app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`, undefined, "not_found")));
+  app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`, { reason: "not_found" })));
   app.use(
     errorHandler((req, err) => {
       service.metrics.requestsRejected.inc({ source: endpointOf(req.path), reason: err.reason });

@@ -28,9 +28,9 @@ export function requireAuth(getAuth: () => InboundCredentials | undefined): Requ
     const normalised = given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
     if (!safeEqual(normalised, expected)) {
       const scheme = expected.startsWith("Bearer") ? "Bearer" : 'Basic realm="wecom-relay"';
-      throw new HttpError(401, given ? "invalid credentials" : "authentication required", undefined, "unauthorized", {
+      throw new HttpError(401, given ? "invalid credentials" : "authentication required", { reason: "unauthorized", headers: {
         "WWW-Authenticate": scheme,
-      });
+      } });
     }
     next();
   };

@@ -16,7 +16,7 @@ export function decodeUtf8(raw: Buffer): string {
   try {
     return utf8.decode(raw);
   } catch {
-    throw new HttpError(400, "body is not valid UTF-8", undefined, "bad_encoding");
+    throw new HttpError(400, "body is not valid UTF-8", { reason: "bad_encoding" });
   }
 }
 
@@ -28,10 +28,10 @@ export function parseJson(text: string): unknown {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, "malformed JSON body", { reason: (err as Error).message }, "bad_json");
+    throw new HttpError(400, "malformed JSON body", { detail: { reason: (err as Error).message }, reason: "bad_json" });
   }
   if (jsonDepth(value) > MAX_JSON_DEPTH) {
-    throw new HttpError(400, `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, undefined, "bad_json");
+    throw new HttpError(400, `JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { reason: "bad_json" });
   }
   return value;
 }
@@ -60,11 +60,11 @@ export function jsonBody(options: { form?: boolean } = {}): RequestHandler {
       req.body = parseJson(decodeUtf8(raw));
     } else if (options.form && type === "application/x-www-form-urlencoded") {
       const payload = new URLSearchParams(decodeUtf8(raw)).get("payload");
-      if (payload === null) throw new HttpError(400, "form body has no payload field", undefined, "bad_form");
+      if (payload === null) throw new HttpError(400, "form body has no payload field", { reason: "bad_form" });
       req.body = parseJson(payload);
     } else {
       const expected = options.form ? "application/json or application/x-www-form-urlencoded" : "application/json";
-      throw new HttpError(415, `unsupported content type "${type || "(none)"}"`, { expected }, "bad_content_type");
+      throw new HttpError(415, `unsupported content type "${type || "(none)"}"`, { detail: { expected }, reason: "bad_content_type" });
     }
     next();
   };

@@ -2,16 +2,28 @@
 import type { ErrorRequestHandler, Response } from "express";
 import { logger } from "../log.js";
 
+export interface HttpErrorOptions {
+  /** Shown as `detail` in the answer. */
+  detail?: unknown;
+  /** Short label for the rejection metric: bad_json, too_large, unauthorized, ... */
+  reason?: string;
+  headers?: Record<string, string>;
+}
+
 export class HttpError extends Error {
+  readonly detail: unknown;
+  readonly reason: string;
+  readonly headers: Record<string, string>;
+
   constructor(
     readonly status: number,
     message: string,
-    readonly detail?: unknown,
-    /** Short label for the rejection metric: bad_json, too_large, unauthorized, ... */
-    readonly reason: string = "error",
-    readonly headers: Record<string, string> = {},
+    options: HttpErrorOptions = {},
   ) {
     super(message);
+    this.detail = options.detail;
+    this.reason = options.reason ?? "error";
+    this.headers = options.headers ?? {};
   }
 }
 
@@ -35,18 +47,18 @@ function toHttpError(err: unknown): HttpError {
   const bodyError = err as { type?: string; status?: number; limit?: number; message?: string };
   switch (bodyError.type) {
     case "entity.too.large":
-      return new HttpError(413, "request body too large", { limit_bytes: bodyError.limit }, "too_large");
+      return new HttpError(413, "request body too large", { detail: { limit_bytes: bodyError.limit }, reason: "too_large" });
     case "entity.parse.failed":
-      return new HttpError(400, "malformed JSON body", { reason: bodyError.message }, "bad_json");
+      return new HttpError(400, "malformed JSON body", { detail: { reason: bodyError.message }, reason: "bad_json" });
     case "encoding.unsupported":
     case "charset.unsupported":
-      return new HttpError(415, "unsupported body encoding or charset", { reason: bodyError.message }, "bad_encoding");
+      return new HttpError(415, "unsupported body encoding or charset", { detail: { reason: bodyError.message }, reason: "bad_encoding" });
     case "request.aborted":
-      return new HttpError(400, "request aborted by the client", undefined, "aborted");
+      return new HttpError(400, "request aborted by the client", { reason: "aborted" });
   }
-  if (bodyError.status === 503) return new HttpError(503, "not ready", { reason: bodyError.message }, "not_ready");
+  if (bodyError.status === 503) return new HttpError(503, "not ready", { detail: { reason: bodyError.message }, reason: "not_ready" });
   if (typeof bodyError.status === "number" && bodyError.status >= 400 && bodyError.status < 500) {
-    return new HttpError(bodyError.status, bodyError.message ?? "bad request", undefined, "bad_request");
+    return new HttpError(bodyError.status, bodyError.message ?? "bad request", { reason: "bad_request" });
   }
-  return new HttpError(500, "internal error", undefined, "internal");
+  return new HttpError(500, "internal error", { reason: "internal" });
 }

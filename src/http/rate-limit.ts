@@ -29,9 +29,9 @@ export function inboundRateLimit(getLimit: () => InboundRateLimit | undefined, n
     window.count += 1;
     if (window.count > limit.perIp) {
       const retryAfter = Math.max(1, Math.ceil((window.start + limit.perMs - at) / 1000));
-      throw new HttpError(429, "too many requests from this address", { limit: limit.perIp, per_ms: limit.perMs }, "rate_limited", {
+      throw new HttpError(429, "too many requests from this address", { detail: { limit: limit.perIp, per_ms: limit.perMs }, reason: "rate_limited", headers: {
         "Retry-After": String(retryAfter),
-      });
+      } });
     }
     next();
   };

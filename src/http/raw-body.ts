@@ -53,7 +53,7 @@ export function rawBody(maxBytes: () => number, budget: BodyBudget): RequestHand
     const encoding = String(req.headers["content-encoding"] ?? "").trim().toLowerCase();
     const decoder = decoderFor(encoding);
     if (decoder === "unsupported") {
-      return next(new HttpError(415, `unsupported content encoding "${encoding}"`, { supported: ["gzip", "deflate", "identity"] }, "bad_encoding"));
+      return next(new HttpError(415, `unsupported content encoding "${encoding}"`, { detail: { supported: ["gzip", "deflate", "identity"] }, reason: "bad_encoding" }));
     }
 
     const chunks: Buffer[] = [];
@@ -87,7 +87,7 @@ export function rawBody(maxBytes: () => number, budget: BodyBudget): RequestHand
       if (done) return;
       if (held + chunk.length > limit) return finish(tooLarge(limit));
       if (!budget.take(chunk.length)) {
-        return finish(new HttpError(503, "too many request bodies in flight; retry shortly", undefined, "busy", { "Retry-After": "1" }));
+        return finish(new HttpError(503, "too many request bodies in flight; retry shortly", { reason: "busy", headers: { "Retry-After": "1" } }));
       }
       held += chunk.length;
       chunks.push(chunk);
@@ -102,12 +102,12 @@ export function rawBody(maxBytes: () => number, budget: BodyBudget): RequestHand
       if (decoder) decoder.end();
       else finish();
     };
-    const onError = () => finish(new HttpError(400, "request aborted by the client", undefined, "aborted"));
+    const onError = () => finish(new HttpError(400, "request aborted by the client", { reason: "aborted" }));
 
     if (decoder) {
       decoder.on("data", keep);
       decoder.on("end", () => finish());
-      decoder.on("error", () => finish(new HttpError(400, `body is not valid ${encoding}`, undefined, "bad_encoding")));
+      decoder.on("error", () => finish(new HttpError(400, `body is not valid ${encoding}`, { reason: "bad_encoding" })));
     }
     req.on("data", onData);
     req.on("end", onEnd);
@@ -116,5 +116,5 @@ export function rawBody(maxBytes: () => number, budget: BodyBudget): RequestHand
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, "request body too large", { limit_bytes: limit }, "too_large");
+  return new HttpError(413, "request body too large", { detail: { limit_bytes: limit }, reason: "too_large" });
 }

@@ -19,7 +19,7 @@ export function requireGithubSignature(getSecret: () => string | undefined): Req
   return (req, _res, next) => {
     const secret = getSecret();
     if (secret !== undefined && !verifyGithubSignature(secret, rawOf(req), req.get("X-Hub-Signature-256"))) {
-      throw new HttpError(401, "missing or invalid X-Hub-Signature-256", undefined, "bad_signature");
+      throw new HttpError(401, "missing or invalid X-Hub-Signature-256", { reason: "bad_signature" });
     }
     next();
   };
@@ -32,10 +32,10 @@ export function requireGrafanaSignature(getHmac: () => GrafanaHmac | undefined, 
     if (!hmac) return next();
     const timestamp = hmac.timestamp_header === undefined ? undefined : (req.get(hmac.timestamp_header) ?? "");
     if (!verifyGrafanaSignature(hmac.secret, rawOf(req), req.get(hmac.header), timestamp)) {
-      throw new HttpError(401, `missing or invalid ${hmac.header} signature`, undefined, "bad_signature");
+      throw new HttpError(401, `missing or invalid ${hmac.header} signature`, { reason: "bad_signature" });
     }
     if (timestamp !== undefined && Math.abs(now() / 1000 - Number(timestamp)) > MAX_SIGNATURE_AGE_S) {
-      throw new HttpError(401, "stale signature timestamp", { max_age_seconds: MAX_SIGNATURE_AGE_S }, "stale_signature");
+      throw new HttpError(401, "stale signature timestamp", { detail: { max_age_seconds: MAX_SIGNATURE_AGE_S }, reason: "stale_signature" });
     }
     next();
   };

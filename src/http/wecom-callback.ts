@@ -51,7 +51,7 @@ export function wecomCallbackRouter(
     const target = String(req.params.target);
     const credentials = lookup(target);
     if (credentials === undefined) {
-      throw new HttpError(404, "no WeCom callback configured for this target", { target }, "not_found");
+      throw new HttpError(404, "no WeCom callback configured for this target", { detail: { target }, reason: "not_found" });
     }
     res.locals.callback = { target, credentials };
     next();
@@ -64,24 +64,24 @@ export function wecomCallbackRouter(
     const timestamp = queryParam(req, "timestamp");
     const nonce = queryParam(req, "nonce");
     if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp)) {
-      throw new HttpError(400, "missing or malformed query parameter", { parameter: "timestamp" }, "bad_request");
+      throw new HttpError(400, "missing or malformed query parameter", { detail: { parameter: "timestamp" }, reason: "bad_request" });
     }
     if (nonce === undefined) {
-      throw new HttpError(400, "missing or malformed query parameter", { parameter: "nonce" }, "bad_request");
+      throw new HttpError(400, "missing or malformed query parameter", { detail: { parameter: "nonce" }, reason: "bad_request" });
     }
-    if (msgSignature === undefined) throw new HttpError(401, "missing msg_signature", undefined, "unauthorized");
+    if (msgSignature === undefined) throw new HttpError(401, "missing msg_signature", { reason: "unauthorized" });
     if (!verifySignature({ token: credentials.token, timestamp, nonce, encrypted }, msgSignature)) {
-      throw new HttpError(401, "invalid msg_signature", undefined, "unauthorized");
+      throw new HttpError(401, "invalid msg_signature", { reason: "unauthorized" });
     }
     const skewSeconds = Math.abs(now() / 1000 - Number(timestamp));
     if (skewSeconds > maxSkewSeconds) {
-      throw new HttpError(401, "stale timestamp", { timestamp, max_skew_seconds: maxSkewSeconds }, "stale");
+      throw new HttpError(401, "stale timestamp", { detail: { timestamp, max_skew_seconds: maxSkewSeconds }, reason: "stale" });
     }
     try {
       return { target, message: decrypt(credentials.aesKey, encrypted, credentials.corpId) };
     } catch (err) {
       if (err instanceof CallbackCryptoError) {
-        throw new HttpError(400, "cannot decrypt callback", { reason: err.reason }, "bad_payload");
+        throw new HttpError(400, "cannot decrypt callback", { detail: { reason: err.reason }, reason: "bad_payload" });
       }
       throw err;
     }
@@ -90,7 +90,7 @@ export function wecomCallbackRouter(
   router.get(PATH, findTarget, (req, res) => {
     const echostr = queryParam(req, "echostr");
     if (echostr === undefined) {
-      throw new HttpError(400, "missing or malformed query parameter", { parameter: "echostr" }, "bad_request");
+      throw new HttpError(400, "missing or malformed query parameter", { detail: { parameter: "echostr" }, reason: "bad_request" });
     }
     // Base64 has no spaces: a "+" left unescaped by a proxy arrives decoded as " ".
     const { message } = open(req, res, echostr.replace(/ /g, "+"));
@@ -144,14 +144,14 @@ function queryParam(req: Request, name: string): string | undefined {
 function encryptField(body: string): string {
   const xml = body.trim();
   if (!xml.startsWith("<xml>") || !xml.endsWith("</xml>")) {
-    throw new HttpError(400, "malformed callback body", { reason: "not an <xml> envelope" }, "bad_payload");
+    throw new HttpError(400, "malformed callback body", { detail: { reason: "not an <xml> envelope" }, reason: "bad_payload" });
   }
   const matches = [...xml.matchAll(ENCRYPT)];
   const [match] = matches;
   if (matches.length !== 1 || match === undefined) {
-    throw new HttpError(400, "malformed callback body", { reason: "expected exactly one <Encrypt>" }, "bad_payload");
+    throw new HttpError(400, "malformed callback body", { detail: { reason: "expected exactly one <Encrypt>" }, reason: "bad_payload" });
   }
   const value = (match[1] ?? match[2] ?? "").trim();
-  if (value === "") throw new HttpError(400, "malformed callback body", { reason: "empty <Encrypt>" }, "bad_payload");
+  if (value === "") throw new HttpError(400, "malformed callback body", { detail: { reason: "empty <Encrypt>" }, reason: "bad_payload" });
   return value;
 }
