@@ -166,7 +166,7 @@ function checkRoutesAndTemplates(
   if ("errors" in loadedTemplates) {
     for (const e of loadedTemplates.errors) {
       // A bad time zone is a config value, not a template file: point at its line.
-      if (e.file === "templates.timezone") errors.push(at(["templates", "timezone"], e.message));
+      if ("setting" in e) errors.push(at(["templates", e.setting], e.message));
       else errors.push({ file: e.file, path: [], message: at([], e.message).message, ...(e.line !== undefined && { line: e.line }) });
     }
   } else {

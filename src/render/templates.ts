@@ -7,11 +7,8 @@ import type { Format, TemplateFormat } from "../types.js";
 import { packageRoot } from "../paths.js";
 import { isValidTimeZone, registerHelpers } from "./helpers.js";
 
-export interface TemplateError {
-  file: string;
-  line?: number;
-  message: string;
-}
+/** A template file that does not compile, or a setting (the time zone) the templates cannot use. */
+export type TemplateError = { file: string; line?: number; message: string } | { setting: "timezone"; message: string };
 
 /** A template threw while rendering; the message names the template and the cause. */
 export class TemplateRenderError extends Error {
@@ -86,7 +83,7 @@ export function loadTemplates(opts: {
 }): { templates: TemplateSet } | { errors: TemplateError[] } {
   const errors: TemplateError[] = [];
   if (!isValidTimeZone(opts.timezone)) {
-    errors.push({ file: "templates.timezone", message: `unknown time zone "${opts.timezone}"` });
+    errors.push({ setting: "timezone", message: `unknown time zone "${opts.timezone}"` });
   }
 
   const files = new Map<string, string>(); // key -> path; later folders overwrite

@@ -74,9 +74,7 @@ describe("loadTemplates", () => {
     const user = folder("user", { "broken.md.hbs": "line one\nline two\n{{#if x}}\nunclosed" });
     const [error, ...rest] = loadErrors([folder("defaults", {}), user]);
     expect(rest).toEqual([]);
-    expect(error?.file).toBe(join(user, "broken.md.hbs"));
-    expect(error?.line).toBe(4);
-    expect(error?.message).toMatch(/^syntax error: /);
+    expect(error).toMatchObject({ file: join(user, "broken.md.hbs"), line: 4, message: expect.stringMatching(/^syntax error: /) });
   });
 
   it("reports a mismatched block close with its line", () => {
@@ -88,7 +86,7 @@ describe("loadTemplates", () => {
 
   it("collects the errors of every broken file", () => {
     const defaults = folder("defaults", { "a.md.hbs": "{{#each}}", "b.md.hbs": "{{oops", "c.md.hbs": "fine" });
-    const files = loadErrors([defaults]).map((error) => error.file);
+    const files = loadErrors([defaults]).map((error) => ("file" in error ? error.file : error.setting));
     expect(files).toEqual([join(defaults, "a.md.hbs"), join(defaults, "b.md.hbs")]);
   });
 
@@ -116,7 +114,7 @@ describe("loadTemplates", () => {
   it("rejects an unknown time zone", () => {
     const defaults = folder("defaults", { "a.md.hbs": "x" });
     expect(loadErrors([defaults], "Mars/Olympus")).toEqual([
-      { file: "templates.timezone", message: 'unknown time zone "Mars/Olympus"' },
+      { setting: "timezone", message: 'unknown time zone "Mars/Olympus"' },
     ]);
   });
 
