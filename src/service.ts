@@ -75,13 +75,17 @@ interface PendingWrite {
   reject: (err: unknown) => void;
 }
 
+/** Group commits in flight at once on PostgreSQL: each waits on round trips, not on the CPU. */
+const CONCURRENT_POSTGRES_WRITES = 4;
+
 /** How often readiness asks the database whether it answers. */
 const HEALTH_CHECK_MS = 2000;
 
 export class Service {
   private stopped = false;
   private pendingWrites: PendingWrite[] = [];
-  private writing: Promise<void> | undefined;
+  /** Group commits under way; SQLite has one writer, PostgreSQL takes several at once. */
+  private readonly writing = new Set<Promise<void>>();
   /** Why the outbox cannot take writes now; undefined while it can. */
   private storeProblem: string | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
@@ -161,7 +165,7 @@ export class Service {
     };
     return new Promise<Accepted>((resolve, reject) => {
       this.pendingWrites.push({ events, messages, request, resolve, reject });
-      if (this.pendingWrites.length === 1 && this.writing === undefined) setImmediate(() => void this.flushWrites());
+      if (this.pendingWrites.length === 1 && this.writing.size < this.maxWrites) setImmediate(() => void this.flushWrites());
     });
   }
 
@@ -180,13 +184,18 @@ export class Service {
     return messages;
   }
 
+  private get maxWrites(): number {
+    return this.store.driver === "postgres" ? CONCURRENT_POSTGRES_WRITES : 1;
+  }
+
   /** Commits every pending request in one transaction, answers each, then the next batch. */
   private async flushWrites(): Promise<void> {
     const batch = this.pendingWrites;
     this.pendingWrites = [];
     if (batch.length === 0) return;
     let done!: () => void;
-    this.writing = new Promise<void>((resolve) => (done = resolve));
+    const writing = new Promise<void>((resolve) => (done = resolve));
+    this.writing.add(writing);
     try {
       const written = await this.store.accept(
         batch.map((pending) => pending.request),
@@ -198,9 +207,9 @@ export class Service {
       logger.error("outbox write failed; requests answered with an error", { requests: batch.length, error: err });
       for (const pending of batch) pending.reject(err);
     } finally {
-      this.writing = undefined;
+      this.writing.delete(writing);
       done();
-      if (this.pendingWrites.length > 0) void this.flushWrites();
+      if (this.pendingWrites.length > 0 && this.writing.size < this.maxWrites) void this.flushWrites();
     }
   }
 
@@ -266,7 +275,7 @@ export class Service {
     this.stopped = true;
     clearInterval(this.healthTimer);
     // Requests already routed are committed (and answered) before closing.
-    await this.writing;
+    await Promise.all(this.writing);
     await this.flushWrites();
     await this.dispatcher.stop();
     await this.store.close();
