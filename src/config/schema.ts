@@ -56,7 +56,7 @@ const credentialFields = {
   basic_auth: z.strictObject({ username: z.string().min(1), password: secret }).optional(),
 };
 
-const oneCredential = (auth: { bearer_token?: string; basic_auth?: unknown }) =>
+const oneCredential = (auth: { bearer_token?: string | undefined; basic_auth?: unknown }) =>
   !(auth.bearer_token !== undefined && auth.basic_auth !== undefined);
 const oneCredentialMessage = { message: "use bearer_token or basic_auth, not both" };
 
@@ -116,13 +116,13 @@ const appTarget = z.strictObject({
 export const formatSchema = z.enum(["text", "markdown", "textcard"]);
 
 export interface RouteNodeConfig {
-  receiver?: string;
-  matchers?: string[];
-  continue?: boolean;
-  format?: "text" | "markdown" | "textcard";
-  template?: string;
-  mention?: string[];
-  routes?: RouteNodeConfig[];
+  receiver?: string | undefined;
+  matchers?: string[] | undefined;
+  continue?: boolean | undefined;
+  format?: "text" | "markdown" | "textcard" | undefined;
+  template?: string | undefined;
+  mention?: string[] | undefined;
+  routes?: RouteNodeConfig[] | undefined;
 }
 
 const routeNode: z.ZodType<RouteNodeConfig> = z.lazy(() =>

@@ -236,7 +236,7 @@ function actionText(eventName: string, payload: Payload): string | undefined {
 
 function refNames(eventName: string, payload: Payload): { ref?: string; branch?: string; tag?: string } {
   const ref = text(payload.ref) || text(obj(payload.deployment).ref);
-  const out: { ref?: string; branch?: string; tag?: string } = {};
+  const out: { ref?: string | undefined; branch?: string | undefined; tag?: string | undefined } = {};
   if (ref) out.ref = ref;
 
   const baseRef = text(obj(obj(payload.pull_request).base).ref);
@@ -437,6 +437,7 @@ function truncateChars(value: string, max: number): string {
   return chars.length <= max ? value : `${chars.slice(0, max - 1).join("")}…`;
 }
 
-function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+/** The object without its undefined fields, typed as such. */
+function dropUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
 }

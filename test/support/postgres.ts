@@ -230,7 +230,7 @@ interface Live {
   pgCtl: string;
   dataDir: string;
   dir: string;
-  watchdog?: number;
+  watchdog?: number | undefined;
 }
 const REGISTRY = Symbol.for("wecom-relay.test.postgres.live");
 type Registry = { live: Set<Live> };

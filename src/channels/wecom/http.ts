@@ -38,7 +38,7 @@ async function requestJson(
   let response: Response;
   let text: string;
   try {
-    response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(opts.timeoutMs) });
+    response = await fetch(url, { method, headers, ...(body !== undefined && { body }), signal: AbortSignal.timeout(opts.timeoutMs) });
     // Reading the body is under the same deadline: a server may stall mid-body.
     text = await response.text();
   } catch (err) {

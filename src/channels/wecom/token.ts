@@ -47,14 +47,14 @@ export interface TokenCacheOptions {
 }
 
 interface Entry {
-  token?: string;
+  token?: string | undefined;
   refreshAt: number;
   expiresAt: number;
-  inflight?: Promise<TokenOutcome>;
+  inflight?: Promise<TokenOutcome> | undefined;
   /** Consecutive failed fetches, for the backoff. */
   failures: number;
   failedUntil: number;
-  lastFailure?: HttpFailure;
+  lastFailure?: HttpFailure | undefined;
 }
 
 export class TokenCache {
