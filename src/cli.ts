@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // wecom-relay serve | check | routes test | render. Exit codes: 0 ok, 1 invalid input or
 // config, 2 usage error.
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import type { Server } from "node:http";
+import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { formatConfigError, type ConfigError } from "./config/errors.js";
 import { parseListen } from "./listen.js";
@@ -248,14 +249,27 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-    // Nothing should keep the process alive now; if something does, do not hang a shutdown.
-    setTimeout(() => process.exit(code), 2000).unref();
-  },
-  (err: unknown) => {
-    logger.error("fatal error", { error: err });
-    process.exitCode = 1;
-  },
-);
+/** True when this file is the program being run (directly or through the `wecom-relay` bin link), not imported. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // Nothing should keep the process alive now; if something does, do not hang a shutdown.
+      setTimeout(() => process.exit(code), 2000).unref();
+    },
+    (err: unknown) => {
+      logger.error("fatal error", { error: err });
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,8 +1,10 @@
-// The CLI as operators run it: the built dist/src/cli.js in a child process.
+// The CLI as operators run it: its main() in this process (the same code the bin runs),
+// and once as the built bin in a child process.
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { main } from "../src/cli.js";
 import { packageRoot } from "../src/paths.js";
 import { cliPath } from "./support/child-relay.js";
 import { pullRequestPayload } from "./support/github-payloads.js";
@@ -18,14 +20,29 @@ const ENV = {
   RELAY_API_TOKEN: "cli-test-api-token",
 };
 
-function run(args: string[], env: Record<string, string> = ENV) {
-  const result = spawnSync(process.execPath, [cliPath(), ...args], {
-    cwd: packageRoot(),
-    env: { PATH: process.env.PATH, WECOM_RELAY_LOG_LEVEL: "error", ...env },
-    encoding: "utf8",
-    timeout: 20_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+/**
+ * Runs the CLI in this process, as `wecom-relay ARGS` would from the package folder with
+ * exactly `env` set: its exit code and what it printed.
+ */
+async function run(args: string[], env: Record<string, string> = ENV) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const print = (into: string[]) => (...parts: unknown[]) => void into.push(`${parts.map(String).join(" ")}\n`);
+  const log = vi.spyOn(console, "log").mockImplementation(print(stdout));
+  const error = vi.spyOn(console, "error").mockImplementation(print(stderr));
+  const savedEnv = process.env;
+  const savedCwd = process.cwd();
+  process.env = { PATH: savedEnv.PATH, WECOM_RELAY_LOG_LEVEL: "error", ...env };
+  process.chdir(packageRoot());
+  try {
+    const code = await main(args);
+    return { code, stdout: stdout.join(""), stderr: stderr.join("") };
+  } finally {
+    process.env = savedEnv;
+    process.chdir(savedCwd);
+    log.mockRestore();
+    error.mockRestore();
+  }
 }
 
 function file(name: string, content: string): string {
@@ -35,13 +52,13 @@ function file(name: string, content: string): string {
 }
 
 describe("wecom-relay check", () => {
-  it("accepts the shipped routes.yml with nothing set and exits 0", () => {
-    const { code, stdout } = run(["check"], {});
+  it("accepts the shipped routes.yml with nothing set and exits 0", async () => {
+    const { code, stdout } = await run(["check"], {});
     expect(code).toBe(0);
     expect(stdout).toMatch(/^routes\.yml: ok \(1 targets, 1 receivers, \d+ templates\)/);
   });
 
-  it("prints every error as file:line: path: message and exits 1", () => {
+  it("prints every error as file:line: path: message and exits 1", async () => {
     const broken = file(
       "broken.yml",
       [
@@ -55,7 +72,7 @@ describe("wecom-relay check", () => {
         "  speed: fast", // 8
       ].join("\n"),
     );
-    const { code, stderr } = run(["check", "--config", broken], {});
+    const { code, stderr } = await run(["check", "--config", broken], {});
     expect(code).toBe(1);
     expect(stderr).toContain(`${broken}:1: server.listen: must be HOST:PORT or :PORT`);
     expect(stderr).toContain(`${broken}:1: server.max_body: invalid size "1 lightyear"`);
@@ -64,7 +81,7 @@ describe("wecom-relay check", () => {
     expect(stderr).toMatch(/4 errors\n$/);
   });
 
-  it("reports matcher, receiver, template and time zone errors with their lines", () => {
+  it("reports matcher, receiver, template and time zone errors with their lines", async () => {
     const config = file(
       "routes-bad.yml",
       [
@@ -79,14 +96,14 @@ describe("wecom-relay check", () => {
         "      template: nonexistent", // 9
       ].join("\n"),
     );
-    const { code, stderr } = run(["check", "--config", config], {});
+    const { code, stderr } = await run(["check", "--config", config], {});
     expect(code).toBe(1);
     expect(stderr).toContain(`${config}:7: route.routes[0].matchers[0]:`);
     expect(stderr).toContain(`${config}:8: route.routes[1].receiver: unknown receiver "nobody"`);
     expect(stderr).toContain(`${config}:1: templates.timezone: unknown time zone "Mars/Olympus"`);
   });
 
-  it("reports route and template errors in the same run as schema errors", () => {
+  it("reports route and template errors in the same run as schema errors", async () => {
     const config = file(
       "mixed.yml",
       [
@@ -101,74 +118,74 @@ describe("wecom-relay check", () => {
         "      template: nope", // 9: missing template
       ].join("\n"),
     );
-    const { code, stderr } = run(["check", "--config", config], {});
+    const { code, stderr } = await run(["check", "--config", config], {});
     expect(code).toBe(1);
     for (const line of [1, 7, 8, 9]) expect(stderr).toContain(`${config}:${line}: `);
     expect(stderr).toMatch(/4 errors\n$/);
   });
 
-  it("warns, without failing, about a markdown route that mentions @all", () => {
+  it("warns, without failing, about a markdown route that mentions @all", async () => {
     const config = file(
       "warn.yml",
       ["targets: { robot: { type: robot, webhook: abcdefgh } }", "receivers: [{ name: sre, targets: [robot] }]", "route:", "  receiver: sre", "  mention: ['@all']"].join("\n"),
     );
-    const { code, stderr } = run(["check", "--config", config], {});
+    const { code, stderr } = await run(["check", "--config", config], {});
     expect(code).toBe(0);
     expect(stderr).toContain(`warning: ${config}:5: route.mention: "@all" cannot be mentioned in markdown`);
   });
 
-  it("names a missing config file and exits 1", () => {
-    const { code, stderr } = run(["check", "--config", join(tmp.dir, "nope.yml")]);
+  it("names a missing config file and exits 1", async () => {
+    const { code, stderr } = await run(["check", "--config", join(tmp.dir, "nope.yml")]);
     expect(code).toBe(1);
     expect(stderr).toContain("nope.yml");
   });
 
-  it("never prints a secret in its errors", () => {
+  it("never prints a secret in its errors", async () => {
     const config = file("secret.yml", "targets: { robot: { type: robot, webhook: ${HOOK} } }\nreceivers: []\nroute: { receiver: '${HOOK}' }\n");
-    const { stderr } = run(["check", "--config", config], { HOOK: "super-secret-robot-key-123" });
+    const { stderr } = await run(["check", "--config", config], { HOOK: "super-secret-robot-key-123" });
     expect(stderr.length).toBeGreaterThan(0);
     expect(stderr).not.toContain("super-secret-robot-key-123");
   });
 });
 
 describe("wecom-relay routes test", () => {
-  it("prints the receivers an event reaches, with targets, template, format and mentions", () => {
-    const { code, stdout } = run(["routes", "test", "source=alertmanager", "severity=critical", "status=firing"]);
+  it("prints the receivers an event reaches, with targets, template, format and mentions", async () => {
+    const { code, stdout } = await run(["routes", "test", "source=alertmanager", "severity=critical", "status=firing"]);
     expect(code).toBe(0);
     expect(stdout.trim()).toBe("sre\ttargets=sre-robot\ttemplate=alertmanager\tformat=text\tmention=@all\troute=route.routes[0]");
   });
 
-  it("needs no secrets: it sends nothing", () => {
-    const { code, stdout } = run(["routes", "test", "source=alertmanager", "severity=critical", "status=resolved"], {});
+  it("needs no secrets: it sends nothing", async () => {
+    const { code, stdout } = await run(["routes", "test", "source=alertmanager", "severity=critical", "status=resolved"], {});
     expect(code).toBe(0);
     expect(stdout.trim()).toBe("sre\ttargets=sre-robot\ttemplate=alertmanager\tformat=markdown\troute=route");
   });
 
-  it("exits 0 when --expect matches and 1 when it does not", () => {
-    expect(run(["routes", "test", "--expect", "sre", "source=grafana"]).code).toBe(0);
-    const miss = run(["routes", "test", "--expect", "dev", "source=grafana"]);
+  it("exits 0 when --expect matches and 1 when it does not", async () => {
+    expect((await run(["routes", "test", "--expect", "sre", "source=grafana"])).code).toBe(0);
+    const miss = await run(["routes", "test", "--expect", "dev", "source=grafana"]);
     expect(miss.code).toBe(1);
     expect(miss.stderr).toContain("expected receivers dev, got sre");
   });
 
-  it("treats a label without = as a usage error", () => {
-    expect(run(["routes", "test", "severity"]).code).toBe(2);
+  it("treats a label without = as a usage error", async () => {
+    expect((await run(["routes", "test", "severity"])).code).toBe(2);
   });
 });
 
 describe("wecom-relay render", () => {
-  it("prints each message that would be sent, with its part and size, without sending", () => {
+  it("prints each message that would be sent, with its part and size, without sending", async () => {
     const payload = file("alert.json", JSON.stringify(alertmanagerPayload([{ name: "RenderMe", severity: "warning" }])));
-    const { code, stdout } = run(["render", "--source", "alertmanager", "--payload", payload]);
+    const { code, stdout } = await run(["render", "--source", "alertmanager", "--payload", payload]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^--- receiver=sre target=sre-robot msgtype=markdown part=1\/1 bytes=\d+\n/);
     expect(stdout).toContain("RenderMe");
   });
 
-  it("splits a long message into numbered parts within the byte limit", () => {
+  it("splits a long message into numbered parts within the byte limit", async () => {
     const alerts = Array.from({ length: 60 }, (_, i) => ({ name: `Long${i}`, summary: "很长的摘要".repeat(30) }));
     const payload = file("storm.json", JSON.stringify(alertmanagerPayload(alerts)));
-    const { code, stdout } = run(["render", "--source", "alertmanager", "--format", "text", "--payload", payload]);
+    const { code, stdout } = await run(["render", "--source", "alertmanager", "--format", "text", "--payload", payload]);
     expect(code).toBe(0);
     const headers = [...stdout.matchAll(/^--- .* part=(\d+)\/(\d+) bytes=(\d+)/gm)];
     expect(headers.length).toBeGreaterThan(1);
@@ -178,30 +195,30 @@ describe("wecom-relay render", () => {
     }
   });
 
-  it("renders a GitHub event named with --event, and requires --event for GitHub", () => {
+  it("renders a GitHub event named with --event, and requires --event for GitHub", async () => {
     const payload = file("pr.json", JSON.stringify(pullRequestPayload("opened")));
-    const ok = run(["render", "--source", "github", "--event", "pull_request", "--payload", payload]);
+    const ok = await run(["render", "--source", "github", "--event", "pull_request", "--payload", payload]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("octo-org/payments");
-    expect(run(["render", "--source", "github", "--payload", payload]).code).toBe(2);
+    expect((await run(["render", "--source", "github", "--payload", payload])).code).toBe(2);
   });
 
-  it("refuses a GitHub payload that does not fit the --event named, instead of rendering an empty message", () => {
+  it("refuses a GitHub payload that does not fit the --event named, instead of rendering an empty message", async () => {
     const payload = file("pr-as-push.json", JSON.stringify(pullRequestPayload("opened")));
-    const { code, stderr } = run(["render", "--source", "github", "--event", "release", "--payload", payload], {});
+    const { code, stderr } = await run(["render", "--source", "github", "--event", "release", "--payload", payload], {});
     expect(code).toBe(1);
     expect(stderr).toContain("release: missing; a release event always has it");
   });
 
-  it("renders the shipped examples with nothing set", () => {
-    const { code, stdout } = run(["render", "--source", "alertmanager", "--payload", "examples/alertmanager-firing.json"], {});
+  it("renders the shipped examples with nothing set", async () => {
+    const { code, stdout } = await run(["render", "--source", "alertmanager", "--payload", "examples/alertmanager-firing.json"], {});
     expect(code).toBe(0);
     expect(stdout).toContain("DiskFull");
   });
 
-  it("exits 1 for a payload the source rejects, naming the field", () => {
+  it("exits 1 for a payload the source rejects, naming the field", async () => {
     const payload = file("bad.json", JSON.stringify({ version: "4", status: "firing" }));
-    const { code, stderr } = run(["render", "--source", "alertmanager", "--payload", payload]);
+    const { code, stderr } = await run(["render", "--source", "alertmanager", "--payload", payload]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/receiver: /);
   });
@@ -214,27 +231,40 @@ describe("usage errors", () => {
     [["render", "--source", "alertmanager"], "render needs --source and --payload"],
     [["render", "--source", "nagios", "--payload", "x.json"], 'unknown source "nagios"'],
     [["serve", "--listen", "nowhere"], 'invalid listen address "nowhere"'],
-  ])("exits 2 for %j", (args, message) => {
-    const { code, stderr } = run(args);
+  ])("exits 2 for %j", async (args, message) => {
+    const { code, stderr } = await run(args);
     expect(code).toBe(2);
     expect(stderr).toContain(message);
     expect(stderr).toContain("Usage:");
   });
 
-  it("exits 2 for an unknown WECOM_RELAY_LOG_LEVEL, naming the levels", () => {
-    const { code, stderr } = run(["check"], { WECOM_RELAY_LOG_LEVEL: "verbose" });
+  it("exits 2 for an unknown WECOM_RELAY_LOG_LEVEL, naming the levels", async () => {
+    const { code, stderr } = await run(["check"], { WECOM_RELAY_LOG_LEVEL: "verbose" });
     expect(code).toBe(2);
     expect(stderr).toContain("WECOM_RELAY_LOG_LEVEL must be one of error, warn, info, debug, silent");
   });
 
-  it("prints the package version with --version and exits 0", () => {
-    const { code, stdout } = run(["--version"]);
+  it("prints the package version with --version and exits 0", async () => {
+    const { code, stdout } = await run(["--version"]);
     expect(code).toBe(0);
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
-  it("prints usage with --help and exits 0", () => {
-    const { code, stdout } = run(["--help"]);
+  it("runs as the built bin, through a link, as npm installs it", () => {
+    const link = join(tmp.dir, "wecom-relay");
+    symlinkSync(cliPath(), link);
+    const result = spawnSync(process.execPath, [link, "routes", "test", "source=grafana"], {
+      cwd: packageRoot(),
+      env: { PATH: process.env.PATH },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^sre\ttargets=sre-robot/);
+  });
+
+  it("prints usage with --help and exits 0", async () => {
+    const { code, stdout } = await run(["--help"]);
     expect(code).toBe(0);
     expect(stdout).toContain("wecom-relay routes test");
   });
