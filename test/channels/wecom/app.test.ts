@@ -272,15 +272,18 @@ describe("app channel send", () => {
 });
 
 describe("app channel under token churn", () => {
-  it("delivers 30 messages over ~5 s while tokens live 2 s, with few gettoken calls", async () => {
-    const churn = await startFakeWeCom({ tokenTtlMs: 2000 });
+  it("delivers 30 messages over ~5 s of simulated time while tokens live 2 s, with few gettoken calls", async () => {
+    // One simulated clock for WeCom's token expiry and the cache's refresh: no real sleeps.
+    let now = 1_000_000;
+    const clock = () => now;
+    const churn = await startFakeWeCom({ tokenTtlMs: 2000, now: clock });
     try {
       // Refresh margin scaled to the 2 s lifetime (in production: 5 min of 2 h).
-      const channel = app({ apiBase: churn.url, tokens: new TokenCache({ refreshMarginMs: 200 }) });
+      const channel = app({ apiBase: churn.url, tokens: new TokenCache({ refreshMarginMs: 200, now: clock }) });
       const results: SendResult[] = [];
       for (let i = 0; i < 30; i += 1) {
         results.push(await channel.send(message({ content: `alert ${i}` })));
-        await new Promise((resolve) => setTimeout(resolve, 165));
+        now += 165;
       }
 
       expect(results.filter((r) => r.kind !== "ok")).toEqual([]);
