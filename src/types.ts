@@ -12,7 +12,7 @@ export type Labels = Record<string, string>;
 
 /** One notification from outside, turned into something routes can match. */
 export interface Event {
-  /** Stable id: the same notification content gives the same id. */
+  /** Names the notification: for Alertmanager, Grafana and GitHub the same content gives the same id; API messages get a new one each. */
   id: string;
   source: Source;
   /** What routes match on: always has `source`, and `status` where it applies. */

@@ -1,4 +1,5 @@
-// WeCom's message size limits, in bytes of UTF-8 (see reference/wecom.md).
+// WeCom's message size limits, in bytes of UTF-8 (WeCom's message API documentation:
+// robot text 2048, robot markdown 4096, app text and markdown 2048, textcard parts below).
 
 import type { MessageType } from "./types.js";
 

@@ -30,17 +30,3 @@ export function formatConfigError(error: ConfigError): string {
   const path = formatConfigPath(error.path);
   return path === "" ? `${location}: ${error.message}` : `${location}: ${path}: ${error.message}`;
 }
-
-/** Thrown by callers that cannot return errors, e.g. a reload that must keep the old config. */
-export class ConfigLoadError extends Error {
-  readonly errors: ConfigError[];
-
-  constructor(errors: ConfigError[]) {
-    const first = errors[0];
-    const summary = first === undefined ? "invalid config" : formatConfigError(first);
-    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : "";
-    super(summary + more);
-    this.name = "ConfigLoadError";
-    this.errors = errors;
-  }
-}

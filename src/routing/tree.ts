@@ -52,17 +52,6 @@ export class RouteTree {
       route: node.route,
     }));
   }
-
-  /** Every receiver some event could be delivered to, each once, in config order. */
-  receivers(): string[] {
-    const names = new Set<string>();
-    const visit = (node: RouteNode): void => {
-      names.add(node.receiver);
-      node.children.forEach(visit);
-    };
-    visit(this.root);
-    return [...names];
-  }
 }
 
 /**

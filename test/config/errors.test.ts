@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigLoadError, formatConfigError, formatConfigPath, type ConfigError } from "../../src/config/errors.js";
+import { formatConfigError, formatConfigPath, type ConfigError } from "../../src/config/errors.js";
 
 describe("formatConfigError", () => {
   it.each<[string, ConfigError, string]>([
@@ -27,23 +27,5 @@ describe("formatConfigPath", () => {
     [[], ""],
   ])("renders %j as %s", (path, expected) => {
     expect(formatConfigPath(path)).toBe(expected);
-  });
-});
-
-describe("ConfigLoadError", () => {
-  const errors: ConfigError[] = [
-    { file: "routes.yml", line: 4, path: ["server", "listen"], message: "expected a string, got a list" },
-    { file: "routes.yml", line: 9, path: ["receivers"], message: "must have at least 1 item" },
-  ];
-
-  it("carries every error and summarises the first in its message", () => {
-    const error = new ConfigLoadError(errors);
-    expect(error).toBeInstanceOf(Error);
-    expect(error.errors).toEqual(errors);
-    expect(error.message).toBe("routes.yml:4: server.listen: expected a string, got a list (and 1 more)");
-  });
-
-  it("still has a message when given no errors", () => {
-    expect(new ConfigLoadError([]).message).toBe("invalid config");
   });
 });

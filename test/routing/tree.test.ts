@@ -220,17 +220,6 @@ describe("RouteTree.match", () => {
 });
 
 describe("RouteTree.receivers", () => {
-  it("lists every receiver a route can deliver to, once each, in config order", () => {
-    const tree = compile({
-      receiver: "sre",
-      routes: [
-        { matchers: ["a=1"], receiver: "dev", routes: [{ matchers: ["b=1"] }, { matchers: ["b=2"], receiver: "db" }] },
-        { matchers: ["a=2"], receiver: "sre" },
-        { matchers: ["a=3"], receiver: "db" },
-      ],
-    });
-    expect(tree.receivers()).toEqual(["sre", "dev", "db"]);
-  });
 });
 
 describe("compileRouteTree errors", () => {
