@@ -10,7 +10,7 @@ import type { TokenCache } from "./channels/wecom/token.js";
 import type { ConfigError } from "./config/errors.js";
 import type { LoadedConfig } from "./config/load.js";
 import type { Config, RateLimit, RouteNodeConfig } from "./config/schema.js";
-import { scrubSecrets } from "./config/secrets.js";
+import { redactSecrets } from "./redact.js";
 import type { DigestRenderer } from "./delivery/coalesce.js";
 import type { TargetRuntime } from "./delivery/dispatcher.js";
 import { byteLimit, type ChannelKind } from "./wecom-limits.js";
@@ -142,7 +142,7 @@ export class Relay {
 function errorAt(file: string, source: { secrets: string[]; lineOf(path: (string | number)[]): number | undefined }) {
   return (path: (string | number)[], message: string): ConfigError => {
     const line = source.lineOf(path);
-    return { file, path, message: scrubSecrets(message, source.secrets), ...(line !== undefined && { line }) };
+    return { file, path, message: redactSecrets(message, source.secrets), ...(line !== undefined && { line }) };
   };
 }
 

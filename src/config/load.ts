@@ -21,7 +21,7 @@ import { expandEnv, shieldEnvReferences, type ShieldedText } from "./env.js";
 import type { ConfigError, ConfigPath } from "./errors.js";
 import { configSchema, type Config } from "./schema.js";
 import { robotKey } from "./robot-webhook.js";
-import { scrubSecrets } from "./secrets.js";
+import { redactSecrets } from "../redact.js";
 
 export interface LoadedConfig {
   config: Config;
@@ -573,8 +573,8 @@ function toConfigError(
   secrets: string[],
 ): ConfigError {
   const line = problem.line === null ? undefined : (problem.line ?? lineOf(problem.linePath ?? problem.path));
-  const path = problem.path.map((segment) => (typeof segment === "string" ? scrubSecrets(segment, secrets) : segment));
-  const error: ConfigError = { file, path, message: scrubSecrets(problem.message, secrets) };
+  const path = problem.path.map((segment) => (typeof segment === "string" ? redactSecrets(segment, secrets) : segment));
+  const error: ConfigError = { file, path, message: redactSecrets(problem.message, secrets) };
   if (line !== undefined && line > 0) error.line = line;
   return error;
 }

@@ -425,13 +425,13 @@ describe("parseConfig: secrets", () => {
       expect(error).not.toContain(appSecret);
       expect(error).not.toContain(ROBOT_KEY);
     }
-    expect(errors).toContain('routes.yml:2: server.max_body: invalid size "***" (use e.g. 1MiB, 512KB, 65536)');
-    expect(errors).toContain('routes.yml:4: wecom.timeout: invalid duration "***" (use e.g. 30s, 5m, 1h30m)');
+    expect(errors).toContain('routes.yml:2: server.max_body: invalid size "[REDACTED]" (use e.g. 1MiB, 512KB, 65536)');
+    expect(errors).toContain('routes.yml:4: wecom.timeout: invalid duration "[REDACTED]" (use e.g. 30s, 5m, 1h30m)');
   });
 
   it("scrubs a short secret where it stands alone without garbling the words around it", () => {
     const lines = ["auth:", "  grafana: { basic_auth: { username: grafana, password: pw } }", "wecom:", "  timeout: pw", ...MINIMAL];
-    expect(errorsOf(lines)).toEqual(['routes.yml:4: wecom.timeout: invalid duration "***" (use e.g. 30s, 5m, 1h30m)']);
+    expect(errorsOf(lines)).toEqual(['routes.yml:4: wecom.timeout: invalid duration "[REDACTED]" (use e.g. 30s, 5m, 1h30m)']);
   });
 });
 

@@ -2,6 +2,7 @@
 // message/send with the app's access_token. The token comes from the shared TokenCache;
 // a token WeCom rejects is replaced and the send retried once here, so the dispatcher
 // only sees the outcome. Neither the secret nor the token appears in an error or log text.
+import { redactSecrets } from "../../redact.js";
 import type { AppTargetConfig } from "../../config/schema.js";
 import { logger } from "../../log.js";
 import type { Metrics } from "../../metrics.js";
@@ -119,7 +120,7 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
       return result;
     }
     // An errmsg that echoes the token bare would slip past the key=value redaction.
-    return { ...result, error: result.error.split(token).join("[redacted]") };
+    return { ...result, error: redactSecrets(result.error, [token]) };
   }
 
   function reportInvalidRecipients(reply: Record<string, unknown>): void {

@@ -1,6 +1,7 @@
 // WeCom answers failures with HTTP 200 and a non-zero errcode; this file decides what
 // the relay does about each code. Decisions use the errcode only: WeCom's own advice is
 // never to parse errmsg, which also carries request ids and the caller's IP.
+import { redactCredentials } from "../../redact.js";
 import type { SendResult } from "../../types.js";
 
 /** Codes that are worth another attempt as they are; afterMs is a floor on the wait. */
@@ -43,10 +44,6 @@ const MEANINGS: ReadonlyMap<number, string> = new Map([
 
 const MAX_ERRMSG_LENGTH = 200;
 
-/** Replaces the values of credential-bearing query parameters, wherever they appear. */
-export function redactCredentials(text: string): string {
-  return text.replace(/\b(key|access_token|corpsecret)=[^&\s"'<>]*/gi, "$1=[redacted]");
-}
 
 /**
  * One line for operators: `errcode N: <meaning>`. Unknown codes fall back to WeCom's

@@ -2,7 +2,7 @@
 // failure value, never an exception. Request URLs carry the robot key or access_token,
 // so no error text built here ever contains the URL (or a body that might echo it).
 import type { SendResult } from "../../types.js";
-import { redactCredentials } from "./errcodes.js";
+import { redactCredentials } from "../../redact.js";
 
 export type HttpFailure = Extract<SendResult, { kind: "retry" | "permanent" }>;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyErrcode, describeErrcode, redactCredentials } from "../../../src/channels/wecom/errcodes.js";
+import { classifyErrcode, describeErrcode } from "../../../src/channels/wecom/errcodes.js";
+import { redactCredentials } from "../../../src/redact.js";
 
 const WECOM_TAIL = ", hint: [1718000000_1_abc], from ip: 203.0.113.7, more info at https://open.work.weixin.qq.com/devtool/query?e=";
 
@@ -71,7 +72,7 @@ describe("describeErrcode", () => {
     const text = describeErrcode(99999, "bad request to /cgi-bin/webhook/send?key=SECRET-KEY&debug=1 with access_token=TOKEN");
     expect(text).not.toContain("SECRET-KEY");
     expect(text).not.toContain("TOKEN");
-    expect(text).toBe("errcode 99999: bad request to /cgi-bin/webhook/send?key=[redacted]&debug=1 with access_token=[redacted]");
+    expect(text).toBe("errcode 99999: bad request to /cgi-bin/webhook/send?key=[REDACTED]&debug=1 with access_token=[REDACTED]");
   });
 
   it("says 'unknown error' when an unknown code comes without a reason", () => {
@@ -85,9 +86,9 @@ describe("describeErrcode", () => {
 
 describe("redactCredentials", () => {
   it.each([
-    ["https://h/cgi-bin/webhook/send?key=abc-123", "https://h/cgi-bin/webhook/send?key=[redacted]"],
-    ["/cgi-bin/gettoken?corpid=ww1&corpsecret=s3cr3t", "/cgi-bin/gettoken?corpid=ww1&corpsecret=[redacted]"],
-    ["ACCESS_TOKEN=abc def", "ACCESS_TOKEN=[redacted] def"],
+    ["https://h/cgi-bin/webhook/send?key=abc-123", "https://h/cgi-bin/webhook/send?key=[REDACTED]"],
+    ["/cgi-bin/gettoken?corpid=ww1&corpsecret=s3cr3t", "/cgi-bin/gettoken?corpid=ww1&corpsecret=[REDACTED]"],
+    ["ACCESS_TOKEN=abc def", "ACCESS_TOKEN=[REDACTED] def"],
     ["nothing secret here", "nothing secret here"],
   ])("turns %j into %j", (input, expected) => {
     expect(redactCredentials(input)).toBe(expected);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Redactor } from "../../src/log.js";
+import { Redactor } from "../src/redact.js";
 
 describe("log redaction", () => {
   it("scrubs config secrets in plain, JSON-escaped and URL-encoded spellings", () => {
