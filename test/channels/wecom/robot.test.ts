@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import nock from "nock";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRobotChannel } from "../../../src/channels/wecom/robot.js";
 import { robotKey } from "../../../src/config/robot-webhook.js";
 import type { Message, SendResult } from "../../../src/types.js";
@@ -113,22 +114,6 @@ describe("robot channel send", () => {
     expect(wecom.requests()[0]?.pathname).toBe("/prefix/cgi-bin/webhook/send");
   });
 
-  it.each<{ errcode: number; expected: Partial<SendResult> }>([
-    { errcode: 45009, expected: { kind: "retry", errcode: 45009, afterMs: 60_000 } },
-    { errcode: -1, expected: { kind: "retry", errcode: -1 } },
-    { errcode: 93000, expected: { kind: "permanent", errcode: 93000 } },
-    { errcode: 40058, expected: { kind: "permanent", errcode: 40058 } },
-    // A robot has no token to refresh, so token complaints cannot heal.
-    { errcode: 40014, expected: { kind: "permanent", errcode: 40014 } },
-  ])("turns an HTTP 200 reply with errcode $errcode into $expected.kind", async ({ errcode, expected }) => {
-    wecom.failNext(1, { errcode }, "robot");
-
-    const result = await robot().send(message());
-
-    expect(result).toMatchObject({ ...expected, error: expect.stringMatching(new RegExp(`^errcode ${errcode}: `)) });
-    expect(wecom.robotMessages()).toHaveLength(0);
-  });
-
   it("gets errcode 93000 as a permanent failure for a key WeCom does not know", async () => {
     const result = await robot("0000-unknown-robot").send(message());
 
@@ -175,18 +160,6 @@ describe("robot channel send", () => {
     expect(await channel.send(message())).toEqual({ kind: "retry", error: `network error: ECONNREFUSED (${new URL(closed.url).host})` });
   });
 
-  it("retries HTTP 429 no sooner than Retry-After says", async () => {
-    wecom.failNext(1, { httpStatus: 429, headers: { "retry-after": "7" } }, "robot");
-
-    expect(await robot().send(message())).toMatchObject({ kind: "retry", afterMs: 7000 });
-  });
-
-  it("fails permanently on HTTP 404", async () => {
-    wecom.failNext(1, { httpStatus: 404 }, "robot");
-
-    expect(await robot().send(message())).toMatchObject({ kind: "permanent", error: expect.stringMatching(/^HTTP 404/) });
-  });
-
   it("never puts the robot key into an error text", async () => {
     const faults = [
       { errcode: 93000 },
@@ -202,5 +175,63 @@ describe("robot channel send", () => {
 
     expect(results.map((r) => r.kind)).toEqual(["permanent", "permanent", "retry", "permanent", "retry"]);
     for (const result of results) expect(JSON.stringify(result)).not.toContain(KEY);
+  });
+});
+
+// One exchange with WeCom: what each kind of answer becomes. A nock scope states the
+// answer directly; the fake WeCom above covers the behaviour of whole conversations.
+describe("robot channel: one answer, classified", () => {
+  const API = "https://wecom.test";
+  const channel = () => createRobotChannel({ name: "sre-robot", webhook: KEY, apiBase: API, timeoutMs: 2000 });
+  const answer = () => nock(API).post("/cgi-bin/webhook/send").query({ key: KEY });
+
+  beforeAll(() => {
+    nock.disableNetConnect();
+    nock.enableNetConnect("127.0.0.1");
+  });
+  afterEach(() => {
+    expect(nock.isDone()).toBe(true);
+    nock.cleanAll();
+  });
+  afterAll(() => {
+    nock.enableNetConnect();
+  });
+
+  it.each<{ errcode: number; expected: Partial<SendResult> }>([
+    { errcode: 45009, expected: { kind: "retry", errcode: 45009, afterMs: 60_000 } },
+    { errcode: -1, expected: { kind: "retry", errcode: -1 } },
+    { errcode: 93000, expected: { kind: "permanent", errcode: 93000 } },
+    { errcode: 40058, expected: { kind: "permanent", errcode: 40058 } },
+    // A robot has no token to refresh, so token complaints cannot heal.
+    { errcode: 40014, expected: { kind: "permanent", errcode: 40014 } },
+  ])("turns an HTTP 200 reply with errcode $errcode into $expected.kind", async ({ errcode, expected }) => {
+    answer().reply(200, { errcode, errmsg: "from WeCom, hint: [x]" });
+
+    const result = await channel().send(message());
+
+    expect(result).toMatchObject({ ...expected, error: expect.stringMatching(new RegExp(`^errcode ${errcode}: `)) });
+  });
+
+  it("retries HTTP 429 no sooner than Retry-After says", async () => {
+    answer().reply(429, "slow down", { "Retry-After": "7" });
+
+    expect(await channel().send(message())).toMatchObject({ kind: "retry", afterMs: 7000 });
+  });
+
+  it("fails permanently on HTTP 404", async () => {
+    answer().reply(404, "not found");
+
+    expect(await channel().send(message())).toMatchObject({ kind: "permanent", error: expect.stringMatching(/^HTTP 404/) });
+  });
+
+  it("sends exactly the JSON body WeCom documents", async () => {
+    answer()
+      .matchHeader("content-type", /^application\/json/)
+      .reply(200, (_uri, body) => {
+        expect(body).toEqual({ msgtype: "text", text: { content: "[FIRING] HighLatency on api", mentioned_list: ["@all"] } });
+        return { errcode: 0, errmsg: "ok" };
+      });
+
+    expect(await channel().send(message({ mention: ["@all"] }))).toEqual({ kind: "ok" });
   });
 });

@@ -1,3 +1,4 @@
+import nock from "nock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { TokenCache, type AppCredentials, type TokenOutcome } from "../../../src/channels/wecom/token.js";
 import { redactor } from "../../../src/log.js";
@@ -58,11 +59,24 @@ describe("TokenCache", () => {
   });
 
   it("makes one gettoken call for 40 concurrent requests on a cold cache", async () => {
-    const tokens = cache();
-    const outcomes = await Promise.all(Array.from({ length: 40 }, () => tokens.get(credentials(), requester)));
+    // One exchange, stated with nock: a slow gettoken that answers once. A second call
+    // would find no interceptor and fail the fetch.
+    nock.disableNetConnect();
+    const scope = nock("https://wecom.test")
+      .get("/cgi-bin/gettoken")
+      .query({ corpid: DEFAULT_FAKE_APP.corpId, corpsecret: DEFAULT_FAKE_APP.secret })
+      .delay(50)
+      .reply(200, { errcode: 0, errmsg: "ok", access_token: "single-flight-token", expires_in: 7200 });
+    try {
+      const tokens = cache();
+      const outcomes = await Promise.all(Array.from({ length: 40 }, () => tokens.get(credentials({ apiBase: "https://wecom.test" }), requester)));
 
-    expect(gettokenRequests()).toBe(1);
-    expect(new Set(outcomes.map(tokenOf))).toEqual(new Set(wecom.issuedTokens()));
+      expect(scope.isDone()).toBe(true);
+      expect(new Set(outcomes.map(tokenOf))).toEqual(new Set(["single-flight-token"]));
+    } finally {
+      nock.cleanAll();
+      nock.enableNetConnect();
+    }
   });
 
   it("shares a token between targets with the same corp and secret, keeping other secrets and API bases apart", async () => {
