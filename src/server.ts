@@ -12,6 +12,7 @@ import { inboundRateLimit } from "./http/rate-limit.js";
 import { requireGithubSignature, requireGrafanaSignature } from "./http/require-signature.js";
 import { wecomCallbackRouter } from "./http/wecom-callback.js";
 import { logger, redactor } from "./log.js";
+import { ENDPOINTS } from "./metric-series.js";
 import type { Service } from "./service.js";
 import { alertmanagerEvents } from "./sources/alertmanager.js";
 import { apiMessage } from "./sources/api.js";
@@ -35,9 +36,9 @@ const ALERTMANAGER_REPEAT_WINDOW_MS = 60_000;
  * The endpoint a path belongs to, for the rejection metric: a fixed set, so no client can
  * create label values (and series) by inventing paths.
  */
-function endpointOf(path: string): string {
+function endpointOf(path: string): (typeof ENDPOINTS)[number] {
   const [, first, second] = path.split("/");
-  if (first === "webhook") return second && KNOWN_WEBHOOKS.has(second) ? second : "other";
+  if (first === "webhook") return ENDPOINTS.find((endpoint) => endpoint === second && KNOWN_WEBHOOKS.has(second)) ?? "other";
   if (first === "api") return "api";
   if (first === "wecom") return "callback";
   return "other";

@@ -7,6 +7,7 @@ import { logger, redactor } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { StoreUnavailableError, type AcceptRequest, type Accepted as StoredAccepted, type Store } from "./outbox/contract.js";
 import { openStore } from "./outbox/open.js";
+import { createSeries } from "./metric-series.js";
 import { warmUp } from "./warm-up.js";
 import { bestEffortErrors, Relay, type RelayDeps } from "./relay.js";
 import { TokenCache } from "./channels/wecom/token.js";
@@ -286,6 +287,7 @@ export class Service {
     this.current = relay;
     for (const warning of relay.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
     redactor.setSecrets(relay.loaded.secrets);
+    createSeries(this.metrics, relay.config);
     this.dispatcher.configure(relay.targets, relay.receiverThrottles(), dispatcherOptions(relay));
     this.metrics.configLastReloadSuccess.set(1);
     this.metrics.configLastReloadTime.set(Date.now() / 1000);

@@ -1,5 +1,6 @@
 // When to try a failed delivery again, and when to give up.
 import { exponentialDelay } from "../backoff.js";
+import { errcodeLabel, KNOWN_ERRCODES } from "../channels/wecom/errcodes.js";
 import type { SendResult } from "../types.js";
 
 export interface RetryPolicy {
@@ -8,6 +9,9 @@ export interface RetryPolicy {
   /** A delivery older than this is dead-lettered instead of retried. */
   maxAgeMs: number;
 }
+
+/** Why a delivery was given up: the `reason` label of wecom_relay_dead_letters_total, a closed set. */
+export const DEAD_LETTER_REASONS = ["permanent", "max_age", ...KNOWN_ERRCODES.map((code) => `errcode_${code}`), "errcode_other"] as const;
 
 export type RetryDecision = { action: "retry"; at: number } | { action: "dead"; reason: string; error: string };
 
@@ -29,7 +33,7 @@ export function decideRetry(
   random: () => number = Math.random,
 ): RetryDecision {
   if (result.kind === "permanent") {
-    return { action: "dead", reason: result.errcode !== undefined ? `errcode_${result.errcode}` : "permanent", error: result.error };
+    return { action: "dead", reason: result.errcode !== undefined ? `errcode_${errcodeLabel(result.errcode)}` : "permanent", error: result.error };
   }
   const attempt = delivery.attempts + 1;
   const delay = Math.max(backoffDelay(attempt, policy, random), result.kind === "retry" ? (result.afterMs ?? 0) : 0);

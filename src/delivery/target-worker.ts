@@ -9,6 +9,7 @@ import { logger, redactor } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Store, StoredDelivery } from "../outbox/contract.js";
 import type { MessageType, SendResult } from "../types.js";
+import { errcodeLabel } from "../channels/wecom/errcodes.js";
 import type { Clock } from "./clock.js";
 import { DigestPacker, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
 import { paceInterval, type Pacer, type PaceKey } from "./pacer.js";
@@ -135,7 +136,7 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
     logger.debug("delivered", { target, rows: unit.rowIds.length, coalesced: unit.coalesced, events: unit.message.eventIds });
     return;
   }
-  if (result.errcode !== undefined) ctx.metrics.wecomErrors.inc({ errcode: String(result.errcode) });
+  if (result.errcode !== undefined) ctx.metrics.wecomErrors.inc({ errcode: errcodeLabel(result.errcode) });
   if (result.kind !== "permanent") ctx.failing.add(target);
   let effective = result;
   if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {

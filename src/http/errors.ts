@@ -2,17 +2,44 @@
 import type { ErrorRequestHandler, Response } from "express";
 import { logger } from "../log.js";
 
+/** Why a request was refused: the `reason` label of wecom_relay_requests_rejected_total, a closed set. */
+export const REJECTION_REASONS = [
+  "aborted",
+  "bad_content_type",
+  "bad_encoding",
+  "bad_form",
+  "bad_json",
+  "bad_payload",
+  "bad_request",
+  "bad_signature",
+  "busy",
+  "error",
+  "internal",
+  "not_dead",
+  "not_found",
+  "not_ready",
+  "rate_limited",
+  "stale",
+  "stale_signature",
+  "too_large",
+  "unauthorized",
+  "unknown_message",
+  "unknown_receiver",
+  "unknown_template",
+] as const;
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+
 export interface HttpErrorOptions {
   /** Shown as `detail` in the answer. */
   detail?: unknown;
-  /** Short label for the rejection metric: bad_json, too_large, unauthorized, ... */
-  reason?: string;
+  /** Label for the rejection metric. */
+  reason?: RejectionReason;
   headers?: Record<string, string>;
 }
 
 export class HttpError extends Error {
   readonly detail: unknown;
-  readonly reason: string;
+  readonly reason: RejectionReason;
   readonly headers: Record<string, string>;
 
   constructor(

@@ -44,6 +44,14 @@ const MEANINGS: ReadonlyMap<number, string> = new Map([
 
 const MAX_ERRMSG_LENGTH = 200;
 
+/** Every errcode the relay knows by name: the values the errcode metric label may take, with "other". */
+export const KNOWN_ERRCODES: readonly number[] = [...MEANINGS.keys()];
+
+/** The errcode as a metric label: a known code, or "other", so no answer can create new series. */
+export function errcodeLabel(errcode: number): string {
+  return MEANINGS.has(errcode) ? String(errcode) : "other";
+}
+
 
 /**
  * One line for operators: `errcode N: <meaning>`. Unknown codes fall back to WeCom's
