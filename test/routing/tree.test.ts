@@ -219,8 +219,6 @@ describe("RouteTree.match", () => {
   });
 });
 
-describe("RouteTree.receivers", () => {
-});
 
 describe("compileRouteTree errors", () => {
   it("reports every error at once, each with the path of its key", () => {
