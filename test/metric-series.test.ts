@@ -36,7 +36,7 @@ describe("metric series", () => {
     }
   });
 
-  it("counts an errcode it does not know as \\"other\\", so no answer can create new series", async () => {
+  it("counts an errcode it does not know as other, so no answer can create new series", async () => {
     wecom.failNext(1, { errcode: 777_777 }, "robot");
     expect((await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Odd" }]))).status).toBe(200);
     await expect.poll(async () => relay.metric("wecom_relay_wecom_errors_total", { errcode: "other" }), { timeout: 5000 }).toBe(1);
