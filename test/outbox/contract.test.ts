@@ -2,12 +2,12 @@
 // PostgreSQL server started for the run.
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/outbox/contract.js";
 import { PostgresStore } from "../../src/outbox/postgres.js";
 import { SqliteStore } from "../../src/outbox/sqlite.js";
 import { message } from "../support/messages.js";
-import { postgresUnavailable, requirePostgres, startPostgres, type PostgresServer } from "../support/postgres.js";
+import { postgresForThisFile, postgresUnavailable } from "../support/postgres.js";
 import { tempDir } from "../support/tmp.js";
 
 interface Driver {
@@ -35,7 +35,6 @@ function sqliteDriver(): Driver {
   };
 }
 
-let server: PostgresServer | undefined;
 const pgMissing = postgresUnavailable();
 
 function postgresDriver(): Driver {
@@ -43,7 +42,7 @@ function postgresDriver(): Driver {
   return {
     name: "postgres",
     create: async () => {
-      url = await server!.createDatabase();
+      url = await server()!.createDatabase();
       return PostgresStore.open({ url });
     },
     again: async () => PostgresStore.open({ url: url! }),
@@ -52,16 +51,7 @@ function postgresDriver(): Driver {
   };
 }
 
-beforeAll(async () => {
-  if (pgMissing !== undefined) {
-    if (requirePostgres) throw new Error(`PostgreSQL is required in CI: ${pgMissing}`);
-    return;
-  }
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.destroy();
-});
+const server = postgresForThisFile();
 
 const drivers: Driver[] = [sqliteDriver(), ...(pgMissing === undefined ? [postgresDriver()] : [])];
 const rate = { spacingMs: 1000, max: 3, perMs: 10_000 };

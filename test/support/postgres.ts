@@ -8,6 +8,7 @@
 // A server still running when the process exits is stopped (immediate mode) by an
 // 'exit' handler; a detached watchdog does the same if the process dies without running
 // it (SIGKILL, SIGTERM from the test runner).
+import { afterAll, beforeAll } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync } from "node:fs";
@@ -422,4 +423,25 @@ export async function startPostgres(): Promise<PostgresServer> {
       }
     },
   };
+}
+
+/**
+ * One throwaway server for the calling test file: started before its tests, destroyed
+ * after them. Where PostgreSQL is missing the getter answers undefined, unless CI requires
+ * it, where the file fails.
+ */
+export function postgresForThisFile(): () => PostgresServer | undefined {
+  let server: PostgresServer | undefined;
+  beforeAll(async () => {
+    const missing = postgresUnavailable();
+    if (missing !== undefined) {
+      if (requirePostgres) throw new Error(`PostgreSQL is required in CI: ${missing}`);
+      return;
+    }
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.destroy();
+  });
+  return () => server;
 }
