@@ -5,27 +5,17 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { DigestItem } from "../../src/delivery/coalesce.js";
-import { packageRoot } from "../../src/paths.js";
 import { alertmanagerEvents } from "../../src/sources/alertmanager.js";
 import { apiMessage } from "../../src/sources/api.js";
 import { githubEvents } from "../../src/sources/github.js";
 import { grafanaEvents } from "../../src/sources/grafana.js";
 import type { Event, Format } from "../../src/types.js";
 import { renderShipped, shippedTemplates } from "../support/shipped-render.js";
+import { example, only } from "../support/examples.js";
 
 const GOLDEN_DIR = join(import.meta.dirname, "golden");
 const update = process.env.UPDATE_GOLDEN === "1";
 
-function example(name: string): unknown {
-  return JSON.parse(readFileSync(join(packageRoot(), "examples", name), "utf8"));
-}
-
-function only(parsed: { ok: true; value: Event[] } | { ok: false; error: string }): Event {
-  if (!parsed.ok) throw new Error(parsed.error);
-  const [event] = parsed.value;
-  if (event === undefined) throw new Error("no event");
-  return event;
-}
 
 const api = apiMessage(example("api-message.json"));
 if (!api.ok) throw new Error(api.error);

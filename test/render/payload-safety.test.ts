@@ -1,10 +1,7 @@
 // What a payload may do to a message rendered with the shipped templates: nothing but fill
 // in text. It may not ping anyone (<@userid>), start a markdown line of its own (a forged
 // "## [RESOLVED] all clear" heading), or turn into a non-http(s) link.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { packageRoot } from "../../src/paths.js";
 import { neutralizeMentions } from "../../src/render/render.js";
 import { alertmanagerEvents } from "../../src/sources/alertmanager.js";
 import { apiMessage } from "../../src/sources/api.js";
@@ -29,20 +26,11 @@ import {
 } from "../support/github-payloads.js";
 import { grafanaAlertmanagerFormatPayload, grafanaPayload } from "../support/grafana-payloads.js";
 import { renderShipped, shippedTemplates } from "../support/shipped-render.js";
+import { example, only } from "../support/examples.js";
 
 type Json = unknown;
 type Path = (string | number)[];
 
-function example(name: string): Json {
-  return JSON.parse(readFileSync(join(packageRoot(), "examples", name), "utf8"));
-}
-
-function only(parsed: { ok: true; value: Event[] } | { ok: false; error: string }): Event {
-  if (!parsed.ok) throw new Error(parsed.error);
-  const [event] = parsed.value;
-  if (event === undefined) throw new Error("no event");
-  return event;
-}
 
 function api(body: Json): Event {
   const parsed = apiMessage(body);
