@@ -2,6 +2,7 @@
 // parses it as JSON and answers 200 JSON, with nothing else (no routing, no outbox).
 // Sends { type: "ready", port } over IPC once listening on 127.0.0.1.
 import { createServer, type ServerResponse } from "node:http";
+import { serveForParent } from "./child-server.js";
 
 function reply(res: ServerResponse, status: number, body: object): void {
   const text = JSON.stringify(body);
@@ -25,15 +26,4 @@ const server = createServer((req, res) => {
   });
 });
 
-server.listen(0, "127.0.0.1", () => {
-  const address = server.address();
-  process.send?.({ type: "ready", port: typeof address === "object" && address ? address.port : 0 });
-});
-
-const shutdown = () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-};
-process.once("SIGTERM", shutdown);
-// The parent went away: do not outlive it.
-process.once("disconnect", shutdown);
+serveForParent(server);

@@ -69,6 +69,30 @@ function forgedLines(content: string, marker = "forged"): string[] {
   return content.split(LINE_BREAK).filter((line) => new RegExp(`^[\\s>]*#+\\s*${marker}`).test(line));
 }
 
+/** An Alertmanager alert and group like the examples, with what a test changes. */
+const amAlert = (labels: Record<string, string>, annotations: Record<string, string> = {}) => ({
+  status: "firing",
+  labels: { alertname: "DiskFull", severity: "critical", ...labels },
+  annotations: { summary: "disk almost full", ...annotations },
+  startsAt: "2025-06-01T08:00:00Z",
+  endsAt: "0001-01-01T00:00:00Z",
+  generatorURL: "http://prometheus:9090/graph?g0.expr=up",
+  fingerprint: "0123456789abcdef",
+});
+const amPayload = (alert: Json, extra: Record<string, unknown> = {}) => ({
+  version: "4",
+  groupKey: "{}:{alertname=\"DiskFull\"}",
+  truncatedAlerts: 0,
+  status: "firing",
+  receiver: "sre",
+  groupLabels: { alertname: "DiskFull" },
+  commonLabels: { alertname: "DiskFull", severity: "critical" },
+  commonAnnotations: {},
+  externalURL: "http://alertmanager:9093",
+  alerts: [alert],
+  ...extra,
+});
+
 describe("mentions in keys", () => {
   it("an API field named <@userid> does not ping in markdown", () => {
     const event = api({ receiver: "sre", template: "api", data: { "<@zhangsan>": "x" } });
@@ -103,28 +127,6 @@ describe("a newline in a payload value does not start a markdown line", () => {
     }
   }
 
-  const amAlert = (labels: Record<string, string>, annotations: Record<string, string> = {}) => ({
-    status: "firing",
-    labels: { alertname: "DiskFull", severity: "critical", ...labels },
-    annotations: { summary: "disk almost full", ...annotations },
-    startsAt: "2025-06-01T08:00:00Z",
-    endsAt: "0001-01-01T00:00:00Z",
-    generatorURL: "http://prometheus:9090/graph?g0.expr=up",
-    fingerprint: "0123456789abcdef",
-  });
-  const amPayload = (alert: Json, extra: Record<string, unknown> = {}) => ({
-    version: "4",
-    groupKey: "{}:{alertname=\"DiskFull\"}",
-    truncatedAlerts: 0,
-    status: "firing",
-    receiver: "sre",
-    groupLabels: { alertname: "DiskFull" },
-    commonLabels: { alertname: "DiskFull", severity: "critical" },
-    commonAnnotations: {},
-    externalURL: "http://alertmanager:9093",
-    alerts: [alert],
-    ...extra,
-  });
 
   it("from a label value (alertmanager)", () => {
     expectNoForgedHeading(only(alertmanagerEvents(amPayload(amAlert({ instance: FORGED })))));
@@ -257,30 +259,8 @@ describe("links", () => {
   const HOSTILE = ["javascript:alert(document.cookie)", "JavaScript:alert(1)", " javascript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=", "vbscript:msgbox(1)", "file:///etc/passwd"];
 
   function amWithGeneratorURL(generatorURL: string, runbook?: string): Event {
-    return only(
-      alertmanagerEvents({
-        version: "4",
-        groupKey: "{}:{alertname=\"DiskFull\"}",
-        truncatedAlerts: 0,
-        status: "firing",
-        receiver: "sre",
-        groupLabels: { alertname: "DiskFull" },
-        commonLabels: { alertname: "DiskFull", severity: "critical" },
-        commonAnnotations: {},
-        externalURL: "http://alertmanager:9093",
-        alerts: [
-          {
-            status: "firing",
-            labels: { alertname: "DiskFull", severity: "critical", instance: "node-1" },
-            annotations: { summary: "disk almost full", ...(runbook === undefined ? {} : { runbook_url: runbook }) },
-            startsAt: "2025-06-01T08:00:00Z",
-            endsAt: "0001-01-01T00:00:00Z",
-            generatorURL,
-            fingerprint: "0123456789abcdef",
-          },
-        ],
-      }),
-    );
+    const alert = { ...amAlert({ instance: "node-1" }, runbook === undefined ? {} : { runbook_url: runbook }), generatorURL };
+    return only(alertmanagerEvents(amPayload(alert)));
   }
 
   function grafanaWithURLs(url: string): Event {
