@@ -2,7 +2,6 @@
 // wecom-relay serve | check | routes test | render. Exit codes: 0 ok, 1 invalid input or
 // config, 2 usage error.
 import { readFileSync, realpathSync } from "node:fs";
-import type { Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { formatConfigError, type ConfigError } from "./config/errors.js";
@@ -11,10 +10,8 @@ import { logger, logLevelProblem, redactor } from "./log.js";
 import { packageVersion } from "./paths.js";
 import type { Relay } from "./relay.js";
 import { isLoopback, printedTargetsBanner, unauthenticatedSources } from "./serve-notices.js";
-import { createHttpServer } from "./http/http-server.js";
-import { createApp } from "./server.js";
-import { loadRelay, Service } from "./service.js";
-import { sourceAdapters } from "./sources/index.js";
+import { loadRelay, startApp } from "./app.js";
+import { isSourceName, sourceAdapters } from "./sources/index.js";
 import { parseJson, decodeUtf8 } from "./http/body.js";
 import type { Format, Labels, Match } from "./types.js";
 
@@ -100,8 +97,7 @@ function render(args: string[]): number {
     payload: { type: "string" },
   });
   if (!values.source || !values.payload) throw new UsageError("render needs --source and --payload");
-  const adapter = sourceAdapters[values.source];
-  if (!adapter) throw new UsageError(`unknown source "${values.source}" (one of ${Object.keys(sourceAdapters).join(", ")})`);
+  if (!isSourceName(values.source)) throw new UsageError(`unknown source "${values.source}" (one of ${Object.keys(sourceAdapters).join(", ")})`);
   if (values.format !== undefined && !["text", "markdown", "textcard"].includes(values.format)) {
     throw new UsageError(`--format must be text, markdown or textcard`);
   }
@@ -117,7 +113,7 @@ function render(args: string[]): number {
     return 1;
   }
   if (values.source === "github" && !values.event) throw new UsageError("--source github needs --event (the X-GitHub-Event name, e.g. push)");
-  const parsed = adapter(body, { ...(values.event !== undefined && { event: values.event }) });
+  const parsed = sourceAdapters[values.source](body, { ...(values.event !== undefined && { event: values.event }) });
   if (!parsed.ok) {
     console.error(`${values.payload}: ${parsed.error}`);
     return 1;
@@ -164,36 +160,30 @@ async function serve(args: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  let started: Awaited<ReturnType<typeof Service.start>>;
+  let started: Awaited<ReturnType<typeof startApp>>;
   try {
-    started = await Service.start({
+    started = await startApp({
       configFile: file,
       dataDir: values["data-dir"] ?? process.env.WECOM_RELAY_DATA_DIR ?? "data",
+      ...(listenOverride && { listen: listenOverride }),
     });
   } catch (err) {
-    // The outbox cannot be opened (data dir in use, database unreachable): say why, exit 1.
-    console.error(`wecom-relay: cannot open the outbox: ${redactor.redact((err as Error).message)}`);
+    // The outbox cannot be opened (data dir in use, database unreachable) or the address
+    // is taken: say why, exit 1.
+    console.error(`wecom-relay: cannot start: ${redactor.redact((err as Error).message)}`);
     return 1;
   }
   if ("errors" in started) return printErrors(started.errors);
-  const { service } = started;
-  // server.listen was validated with the config; only the override can be wrong here.
-  const listen = listenOverride ?? parseListen(service.relay.config.server.listen);
-  const server: Server = createHttpServer(createApp(service), service.relay.config.server);
-  if (listen.host === undefined) server.listen(listen.port);
-  else server.listen(listen.port, listen.host);
-  await new Promise<void>((resolve, reject) => server.once("listening", resolve).once("error", reject));
-  const address = server.address();
-  logger.info("listening", { address: typeof address === "object" && address ? `${address.address}:${address.port}` : address, config: file });
-  announce(service.relay, listen.host, typeof address === "object" && address ? address.port : listen.port);
+  const { service, address } = started.app;
+  logger.info("listening", { address: `${address.address}:${address.port}`, config: file });
+  const host = listenOverride ? listenOverride.host : parseListen(service.relay.config.server.listen).host;
+  announce(service.relay, host, address.port);
 
   process.on("SIGHUP", () => service.reload());
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info("shutting down: finishing sends in flight, keeping the rest queued", { signal });
-      server.close();
-      server.closeIdleConnections();
-      void service.stop().then(() => resolve(0));
+      void started.app.stop().then(() => resolve(0));
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));

@@ -1,6 +1,6 @@
-// Wires the stages for one loaded config: routes, templates, channels. A Relay is
-// immutable; a reload builds a new one and swaps it in. This is the only file that
-// knows every stage.
+// The stages built from one loaded config: routes, templates, channels. A Relay is
+// immutable; a reload builds a new one and swaps it in. The process-long parts around it
+// (outbox, delivery engine, HTTP) are built once, in app.ts.
 import { createHash } from "node:crypto";
 import { isAbsolute, resolve, dirname } from "node:path";
 import { createAppChannel } from "./channels/wecom/app.js";

@@ -1,24 +1,25 @@
 // The running process: the outbox, the dispatcher and metrics live as long as the
 // process; the Relay (one loaded config) is swapped atomically on reload.
-import { loadConfigFile } from "./config/load.js";
 import { formatConfigError, type ConfigError } from "./config/errors.js";
-import { Dispatcher, type DispatcherDeps, type DispatcherOptions } from "./delivery/dispatcher.js";
+import type { Dispatcher, DispatcherOptions } from "./delivery/dispatcher.js";
 import { logger, redactor } from "./log.js";
-import { createMetrics, type Metrics } from "./metrics.js";
+import type { Metrics } from "./metrics.js";
 import { StoreUnavailableError, type AcceptRequest, type Accepted as StoredAccepted, type Store } from "./outbox/contract.js";
-import { openStore } from "./outbox/open.js";
 import { createSeries } from "./metric-series.js";
 import { warmUp } from "./warm-up.js";
-import { bestEffortErrors, Relay, type RelayDeps } from "./relay.js";
-import { TokenCache } from "./channels/wecom/token.js";
+import type { Relay } from "./relay.js";
 import type { Event, Match, Message } from "./types.js";
 
-export interface ServiceOptions {
+/** What a Service is built from (by the composition root, app.ts). */
+export interface ServiceParts {
+  relay: Relay;
+  store: Store;
+  dispatcher: Dispatcher;
+  metrics: Metrics;
+  /** The config file, named in log lines. */
   configFile: string;
-  dataDir: string;
-  env?: NodeJS.ProcessEnv;
-  /** Clock, lease and holder overrides for the delivery engine (tests). */
-  delivery?: DispatcherDeps;
+  /** Loads the config file again into a new Relay, for reload. */
+  load(): { relay: Relay } | { errors: ConfigError[] };
 }
 
 export interface Accepted {
@@ -27,21 +28,7 @@ export interface Accepted {
   duplicate: boolean;
 }
 
-/** Loads a config file and builds a Relay from it; every error carries file:line. */
-export function loadRelay(
-  file: string,
-  env: NodeJS.ProcessEnv = process.env,
-  deps: RelayDeps = { tokens: new TokenCache() },
-): { relay: Relay } | { errors: ConfigError[] } {
-  const result = loadConfigFile(file, env);
-  if ("errors" in result) {
-    const later = result.partial ? bestEffortErrors(result.partial, file, result.errors) : [];
-    return { errors: [...result.errors, ...later] };
-  }
-  return Relay.build(result.loaded, deps);
-}
-
-function dispatcherOptions(relay: Relay): DispatcherOptions {
+export function dispatcherOptions(relay: Relay): DispatcherOptions {
   const { delivery } = relay.config;
   return {
     concurrency: delivery.concurrency,
@@ -91,28 +78,23 @@ export class Service {
   private storeProblem: string | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
 
-  private constructor(
-    private current: Relay,
-    readonly store: Store,
-    readonly dispatcher: Dispatcher,
-    readonly metrics: Metrics,
-    private readonly deps: RelayDeps,
-    private readonly options: ServiceOptions,
-  ) {}
+  private current: Relay;
+  readonly store: Store;
+  readonly dispatcher: Dispatcher;
+  readonly metrics: Metrics;
 
-  /** Loads the config, opens the outbox and starts delivering what it holds. */
-  static async start(options: ServiceOptions): Promise<{ service: Service } | { errors: ConfigError[] }> {
-    const metrics = createMetrics();
-    const deps: RelayDeps = { tokens: new TokenCache(), metrics };
-    const built = loadRelay(options.configFile, options.env, deps);
-    if ("errors" in built) return built;
-    const { storage } = built.relay.config;
-    const store = await openStore(storage, options.dataDir);
-    const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay), { leaseMs: storage.lease, ...options.delivery });
-    const service = new Service(built.relay, store, dispatcher, metrics, deps, options);
-    service.install(built.relay);
-    service.healthTimer = setInterval(() => void service.checkStore(), HEALTH_CHECK_MS).unref();
-    return { service };
+  constructor(private readonly parts: ServiceParts) {
+    this.current = parts.relay;
+    this.store = parts.store;
+    this.dispatcher = parts.dispatcher;
+    this.metrics = parts.metrics;
+  }
+
+  /** Watches the outbox's health; delivery was started by the dispatcher. */
+  start(): this {
+    this.install(this.current);
+    this.healthTimer = setInterval(() => void this.checkStore(), HEALTH_CHECK_MS).unref();
+    return this;
   }
 
   get relay(): Relay {
@@ -241,7 +223,7 @@ export class Service {
   /** Reloads the config file; on any error the current config keeps serving. */
   reload(): { ok: true } | { ok: false; errors: string[] } {
     if (this.stopped) return { ok: false, errors: ["shutting down: reload ignored"] };
-    const built = loadRelay(this.options.configFile, this.options.env, this.deps);
+    const built = this.parts.load();
     if ("errors" in built) {
       const errors = built.errors.map(formatConfigError);
       this.metrics.configReloads.inc({ result: "failure" });
@@ -251,7 +233,7 @@ export class Service {
     }
     this.install(built.relay);
     this.metrics.configReloads.inc({ result: "success" });
-    logger.info("config reloaded", { file: this.options.configFile });
+    logger.info("config reloaded", { file: this.parts.configFile });
     return { ok: true };
   }
 

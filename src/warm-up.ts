@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import type { Relay } from "./relay.js";
-import { sourceAdapters } from "./sources/index.js";
+import { isSourceName, sourceAdapters } from "./sources/index.js";
 
 /** examples/<source>-<anything>.json; GitHub's event is the part after "github-". */
 export function warmUp(relay: Relay): number {
@@ -20,8 +20,8 @@ export function warmUp(relay: Relay): number {
   let rendered = 0;
   for (const file of files) {
     const [source, ...rest] = file.slice(0, -".json".length).split("-");
-    const adapter = sourceAdapters[source ?? ""];
-    if (!adapter) continue;
+    if (source === undefined || !isSourceName(source)) continue;
+    const adapter = sourceAdapters[source];
     try {
       const parsed = adapter(JSON.parse(readFileSync(join(dir, file), "utf8")), { event: rest.join("-") });
       if (!parsed.ok) continue;

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { packageRoot } from "../src/paths.js";
-import { loadRelay } from "../src/service.js";
+import { loadRelay } from "../src/app.js";
 import { warmUp } from "../src/warm-up.js";
 
 describe("warm-up before ready", () => {

@@ -1,6 +1,7 @@
 // Handlebars helpers available to every template. Payloads come from outside and are
 // often incomplete, so no helper throws: odd input renders as "" (or a neutral value).
 import type Handlebars from "handlebars";
+import { keepChars } from "../truncate.js";
 
 type Hb = typeof Handlebars;
 type Hash = Record<string, unknown>;
@@ -68,7 +69,7 @@ export function registerHelpers(hb: Hb, options: HelperOptions): void {
     const separator = typeof sep === "string" ? sep : typeof hash.sep === "string" ? hash.sep : ", ";
     return Array.isArray(list) ? list.map(toText).join(separator) : toText(list);
   });
-  define("truncate", ([value, max]) => truncate(toText(value), Number(max)));
+  define("truncate", ([value, max]) => keepChars(toText(value), Number(max)));
   // A line break in a value would end a markdown quote, or start a line of its own (a
   // forged "## [RESOLVED]" heading): every value printed inline goes through oneLine.
   define("oneLine", ([value]) => oneLine(toText(value)));
@@ -159,13 +160,6 @@ function looselyEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   const scalar = (v: unknown) => typeof v === "string" || typeof v === "number";
   return scalar(a) && scalar(b) && String(a) === String(b);
-}
-
-/** Keeps the first `max` characters (code points, so emoji stay whole) and marks the cut with "…". */
-function truncate(text: string, max: number): string {
-  if (!Number.isFinite(max) || max < 0) return text;
-  const chars = Array.from(text);
-  return chars.length <= max ? text : chars.slice(0, Math.floor(max)).join("") + "…";
 }
 
 const SEVERITY_ICONS: ReadonlyArray<[string, readonly string[]]> = [

@@ -2,6 +2,7 @@
 // template once, add mentions, then split per target's byte limit.
 import type { Event, Format, Match, Message, MessageType } from "../types.js";
 import { oneLine } from "./helpers.js";
+import { fitBytes } from "../truncate.js";
 import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT, type ChannelKind } from "../wecom-limits.js";
 import { splitByBytes } from "./split.js";
 import { TemplateRenderError, type TemplateSet } from "./templates.js";
@@ -84,7 +85,7 @@ function textcards(body: string, event: Event, match: Match, target: RenderTarge
   const newline = body.indexOf("\n");
   const firstLine = (newline === -1 ? body : body.slice(0, newline)).trim();
   const rest = newline === -1 ? "" : body.slice(newline + 1).trim();
-  const title = truncateBytes(firstLine, TEXTCARD_TITLE_LIMIT);
+  const title = fitBytes(firstLine, TEXTCARD_TITLE_LIMIT);
   const description = title === firstLine ? rest || firstLine : body.trim();
   return splitByBytes(description, byteLimit(target.kind, "textcard")).map((part) => ({
     target: target.name,
@@ -96,20 +97,6 @@ function textcards(body: string, event: Event, match: Match, target: RenderTarge
     eventIds: [event.id],
     card: { title, url: event.link! },
   }));
-}
-
-/** `text` cut at a character boundary to fit `limit` bytes with a trailing "…". */
-function truncateBytes(text: string, limit: number): string {
-  if (Buffer.byteLength(text) <= limit) return text;
-  const room = limit - Buffer.byteLength("…");
-  let out = "";
-  let bytes = 0;
-  for (const char of text) {
-    bytes += Buffer.byteLength(char);
-    if (bytes > room) break;
-    out += char;
-  }
-  return `${out}…`;
 }
 
 function renderBody(event: Event, match: Match, templates: TemplateSet): { body: string; fallback?: string } {

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Event, Labels } from "../types.js";
 import { eventId } from "./event-id.js";
+import { keepChars } from "../truncate.js";
 import { firstLink } from "./link.js";
 import { parsePayload, type Parsed } from "./validate.js";
 
@@ -74,7 +75,7 @@ export function alertGroupSummary(alerts: readonly Alert[]): string {
   const where = listed.length > 0 ? `${listed.join(", ")}${more > 0 ? ` +${more}` : ""}` : "";
   const first = alerts[0]?.annotations;
   const what = oneLine(first?.summary ?? first?.message ?? "");
-  const shortWhat = [...what].length > SUMMARY_TEXT_CHARS ? `${[...what].slice(0, SUMMARY_TEXT_CHARS).join("")}…` : what;
+  const shortWhat = keepChars(what, SUMMARY_TEXT_CHARS);
   return [`[${tally.join(", ")}] ${[...names].join(", ")}`, where, shortWhat].filter(Boolean).join(" · ");
 }
 

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { Event, Format } from "../types.js";
 import { eventId } from "./event-id.js";
+import { keepChars } from "../truncate.js";
 import { firstLink } from "./link.js";
 import { parsePayload, type Parsed } from "./validate.js";
 
@@ -31,7 +32,7 @@ export interface ApiMessage {
 
 function firstLine(text: string): string {
   const line = text.split("\n", 1)[0]!.trim();
-  return line.length > 80 ? `${line.slice(0, 79)}…` : line;
+  return Array.from(line).length > 80 ? keepChars(line, 79) : line;
 }
 
 export function apiMessage(body: unknown): Parsed<ApiMessage> {

@@ -22,6 +22,7 @@
 import { z } from "zod";
 import type { Event, Labels } from "../types.js";
 import { eventId } from "./event-id.js";
+import { keepChars } from "../truncate.js";
 import { firstLink } from "./link.js";
 import { parsePayload, type Parsed } from "./validate.js";
 
@@ -404,7 +405,7 @@ function linkOf(payload: Payload): string | undefined {
 function summaryLine(eventName: string, data: Payload): string {
   const owner = text(data.repo) || text(obj(data.organization).login);
   const line = joinWords("[github]", owner, eventName, text(data.actionText), text(data.subject)) ?? "[github]";
-  return truncateChars(firstLine(line), SUMMARY_MAX_CHARS);
+  return keepChars(firstLine(line), SUMMARY_MAX_CHARS - 1);
 }
 
 // ---- small readers: payload fields are unknown until looked at ----
@@ -430,11 +431,6 @@ function stripPrefix(value: string | undefined, prefix: string): string | undefi
 
 function firstLine(value: string): string {
   return (value.split(/\r?\n/, 1)[0] ?? "").trim();
-}
-
-function truncateChars(value: string, max: number): string {
-  const chars = Array.from(value);
-  return chars.length <= max ? value : `${chars.slice(0, max - 1).join("")}…`;
 }
 
 /** The object without its undefined fields, typed as such. */

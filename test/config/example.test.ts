@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfigFile } from "../../src/config/load.js";
 import { packageRoot } from "../../src/paths.js";
-import { loadRelay } from "../../src/service.js";
+import { loadRelay } from "../../src/app.js";
 
 describe("the shipped example routes.yml", () => {
   const file = join(packageRoot(), "routes.yml");

@@ -2,7 +2,7 @@
 // error, never an exception.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { sourceAdapters } from "../../src/sources/index.js";
+import { SOURCE_NAMES, sourceAdapters, type SourceAdapter, type SourceName } from "../../src/sources/index.js";
 import { apiMessage } from "../../src/sources/api.js";
 import { mutated } from "../support/mutate.js";
 import { pushPayload } from "../support/github-payloads.js";
@@ -16,7 +16,7 @@ const validBodies: Record<string, unknown> = {
 };
 const META = { event: "push", delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958" };
 
-function expectWellFormed(result: ReturnType<(typeof sourceAdapters)[string]>): void {
+function expectWellFormed(result: ReturnType<SourceAdapter>): void {
   if (result.ok) {
     for (const event of result.value) {
       expect(typeof event.id).toBe("string");
@@ -29,8 +29,8 @@ function expectWellFormed(result: ReturnType<(typeof sourceAdapters)[string]>): 
   }
 }
 
-describe.each(Object.keys(sourceAdapters))("the %s source under hostile input", (source) => {
-  const adapter = sourceAdapters[source]!;
+describe.each(SOURCE_NAMES)("the %s source under hostile input", (source) => {
+  const adapter = sourceAdapters[source];
 
   it("never throws on arbitrary JSON", () => {
     fc.assert(
@@ -66,5 +66,5 @@ describe("the api source under hostile input", () => {
 
 it("has a valid payload for every source adapter", () => {
   expect(Object.keys(validBodies).sort()).toEqual(Object.keys(sourceAdapters).sort());
-  for (const [source, body] of Object.entries(validBodies)) expect(sourceAdapters[source]!(body, META).ok).toBe(true);
+  for (const [source, body] of Object.entries(validBodies)) expect(sourceAdapters[source as SourceName](body, META).ok).toBe(true);
 });

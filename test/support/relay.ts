@@ -1,12 +1,9 @@
 // Starts the real relay (Service + express app) in-process on 127.0.0.1:0 with a config
 // written to a temporary folder.
 import { writeFileSync } from "node:fs";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { createHttpServer } from "../../src/http/http-server.js";
-import { createApp } from "../../src/server.js";
-import { Service } from "../../src/service.js";
+import { startApp } from "../../src/app.js";
+import type { Service } from "../../src/service.js";
 import { tempDir } from "./tmp.js";
 
 export interface RunningRelay {
@@ -36,12 +33,10 @@ export async function startRelay(configYaml: string, options: { env?: NodeJS.Pro
   const configFile = join(tmp.dir, "routes.yml");
   writeFileSync(configFile, configYaml);
   const dataDir = options.dataDir ?? join(tmp.dir, "data");
-  const started = await Service.start({ configFile, dataDir, env: options.env ?? {} });
+  const started = await startApp({ configFile, dataDir, env: options.env ?? {}, listen: { host: "127.0.0.1", port: 0 } });
   if ("errors" in started) throw new Error(`config errors: ${JSON.stringify(started.errors)}`);
-  const { service } = started;
-  const server: Server = createHttpServer(createApp(service), service.relay.config.server).listen(0, "127.0.0.1");
-  await new Promise<void>((resolve) => server.once("listening", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { service, server, address } = started.app;
+  const url = `http://127.0.0.1:${address.port}`;
   return {
     url,
     service,
@@ -56,8 +51,7 @@ export async function startRelay(configYaml: string, options: { env?: NodeJS.Pro
     metric: async (name, labels) => metricValue(await (await fetch(`${url}/metrics`)).text(), name, labels),
     close: async () => {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await service.stop();
+      await started.app.stop();
       tmp.remove();
     },
   };

@@ -2,6 +2,7 @@
 // the relay does about each code. Decisions use the errcode only: WeCom's own advice is
 // never to parse errmsg, which also carries request ids and the caller's IP.
 import { redactCredentials } from "../../redact.js";
+import { keepChars } from "../../truncate.js";
 import type { SendResult } from "../../types.js";
 
 /** Codes that are worth another attempt as they are; afterMs is a floor on the wait. */
@@ -61,9 +62,7 @@ export function describeErrcode(errcode: number, errmsg: string): string {
   const meaning = MEANINGS.get(errcode);
   if (meaning !== undefined) return `errcode ${errcode}: ${meaning}`;
   const hintAt = errmsg.indexOf(", hint:");
-  const reason = redactCredentials(hintAt >= 0 ? errmsg.slice(0, hintAt) : errmsg)
-    .trim()
-    .slice(0, MAX_ERRMSG_LENGTH);
+  const reason = keepChars(redactCredentials(hintAt >= 0 ? errmsg.slice(0, hintAt) : errmsg).trim(), MAX_ERRMSG_LENGTH);
   return `errcode ${errcode}: ${reason === "" ? "unknown error" : reason}`;
 }
 

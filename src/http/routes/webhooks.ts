@@ -4,10 +4,7 @@ import { createHash } from "node:crypto";
 import type { Express, RequestHandler } from "express";
 import type { Config } from "../../config/schema.js";
 import type { AcceptOptions, Accepted } from "../../service.js";
-import { alertmanagerEvents } from "../../sources/alertmanager.js";
-import { githubEvents } from "../../sources/github.js";
-import { grafanaEvents } from "../../sources/grafana.js";
-import type { Parsed } from "../../sources/validate.js";
+import { sourceAdapters, type SourceAdapter } from "../../sources/index.js";
 import type { Event } from "../../types.js";
 import { jsonBody } from "../body.js";
 import { HttpError } from "../errors.js";
@@ -30,23 +27,23 @@ export function webhookRoutes(app: Express, kit: RouteKit, deps: WebhookDeps): v
 
   /** Turns the parsed body into events and answers once they are durably queued. */
   const queueEvents =
-    (toEvents: (body: unknown) => Parsed<Event[]>): RequestHandler =>
+    (toEvents: SourceAdapter): RequestHandler =>
     async (req, res) => {
-      const accepted = await deps.accept(valueOrBadRequest(toEvents(req.body)));
+      const accepted = await deps.accept(valueOrBadRequest(toEvents(req.body, {})));
       res.status(200).json({ status: "queued", id: accepted.requestId, messages: accepted.messages });
     };
 
   // The same notification (groupKey, status, alerts) from an HA peer or a retry, on any
   // replica, is queued once; Alertmanager's later repeats (repeat_interval) are new.
   app.post("/webhook/alertmanager", notReady, auth("alertmanager"), readBody, jsonBody(), async (req, res) => {
-    const events = valueOrBadRequest(alertmanagerEvents(req.body));
+    const events = valueOrBadRequest(sourceAdapters.alertmanager(req.body, {}));
     const key = events[0] && `alertmanager:${events[0].id}`;
     const accepted = await deps.accept(events, { ...(key && { idempotencyKey: key, idempotencyWindowMs: ALERTMANAGER_REPEAT_WINDOW_MS }) });
     res.status(200).json({ status: accepted.duplicate ? "duplicate" : "queued", id: accepted.requestId, messages: accepted.messages, ...(accepted.duplicate && { duplicate: true }) });
   });
 
   const grafanaSignature = requireGrafanaSignature(() => deps.auth().grafana?.hmac);
-  app.post("/webhook/grafana", notReady, auth("grafana"), readBody, grafanaSignature, jsonBody(), queueEvents(grafanaEvents));
+  app.post("/webhook/grafana", notReady, auth("grafana"), readBody, grafanaSignature, jsonBody(), queueEvents(sourceAdapters.grafana));
 
   const githubSignature = requireGithubSignature(() => deps.auth().github?.secret);
   app.post("/webhook/github", notReady, readBody, githubSignature, jsonBody({ form: true }), async (req, res) => {
@@ -59,7 +56,7 @@ export function webhookRoutes(app: Express, kit: RouteKit, deps: WebhookDeps): v
       throw new HttpError(400, "X-GitHub-Delivery: header is missing (GitHub sends it with every delivery)", { detail: { field: "X-GitHub-Delivery" }, reason: "bad_payload" });
     }
     const events = valueOrBadRequest(
-      githubEvents({ event: req.get("X-GitHub-Event") ?? "", body: req.body, ...(delivery !== undefined && { delivery }) }),
+      sourceAdapters.github(req.body, { event: req.get("X-GitHub-Event") ?? "", ...(delivery !== undefined && { delivery }) }),
     );
     if (events.length === 0) {
       res.status(200).json({ status: "ok", messages: 0 }); // ping and the like: acknowledged, nothing to send

@@ -1,0 +1,25 @@
+// Cutting text short, the one way: at a character (code point) boundary, so emoji and CJK
+// stay whole, with "…" marking that something was left out.
+
+export const ELLIPSIS = "…";
+
+/** The first `keep` characters, then "…" when anything was cut. */
+export function keepChars(text: string, keep: number): string {
+  if (!Number.isFinite(keep) || keep < 0) return text;
+  const chars = Array.from(text);
+  return chars.length <= keep ? text : chars.slice(0, Math.floor(keep)).join("") + ELLIPSIS;
+}
+
+/** `text` fitted into `limit` bytes of UTF-8, "…" included when it had to be cut. */
+export function fitBytes(text: string, limit: number): string {
+  if (Buffer.byteLength(text) <= limit) return text;
+  const room = limit - Buffer.byteLength(ELLIPSIS);
+  let out = "";
+  let bytes = 0;
+  for (const char of text) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > room) break;
+    out += char;
+  }
+  return out + ELLIPSIS;
+}
