@@ -5,8 +5,11 @@ export type Source = "alertmanager" | "grafana" | "github" | "api";
 /** How a template file renders: NAME.txt.hbs or NAME.md.hbs. */
 export type TemplateFormat = "text" | "markdown";
 
-/** What a route sends: text, markdown, or (app targets) a textcard rendered from the text template. */
-export type Format = TemplateFormat | "textcard";
+/**
+ * What a route sends: text, markdown, or for app targets a textcard (from the text
+ * template) or an interactive card with Ack and Silence buttons (alert groups only).
+ */
+export type Format = TemplateFormat | "textcard" | "card";
 
 export type Labels = Record<string, string>;
 
@@ -38,7 +41,8 @@ export interface Match {
   route: string;
 }
 
-export type MessageType = Format;
+/** What goes out: a card route becomes a template_card, or a textcard/text where a card cannot be. */
+export type MessageType = TemplateFormat | "textcard" | "template_card";
 
 /** A rendered message for one target, already within that target's byte limit. */
 export interface Message {
@@ -56,6 +60,8 @@ export interface Message {
   eventIds: string[];
   /** For textcards: the card's title and link; `content` is its description. */
   card?: { title: string; url: string };
+  /** The alert group this message can act on; for a template_card, its task id (`content` is the card's JSON). */
+  action?: { group: string; task?: string };
 }
 
 export type DeliveryState = "queued" | "sent" | "dead";

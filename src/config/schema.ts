@@ -113,13 +113,51 @@ const appTarget = z.strictObject({
     .optional(),
 });
 
-export const formatSchema = z.enum(["text", "markdown", "textcard"]);
+/** Where silences are created: Alertmanager's API v2. */
+const alertmanagerApi = z
+  .strictObject({
+    url: z.url(),
+    ...credentialFields,
+    timeout: positiveDuration.default(10_000),
+  })
+  .refine(oneCredential, oneCredentialMessage);
+
+/** Grafana-managed alerts are silenced through Grafana's Alertmanager-compatible API. */
+const grafanaApi = z.strictObject({
+  url: z.url(),
+  /** A service account token allowed to create silences. */
+  token: secret,
+  timeout: positiveDuration.default(10_000),
+});
+
+/** A silence length offered on cards and action pages: its label as written, and its length. */
+const silenceLength = z.string().transform((text, ctx) => {
+  try {
+    const ms = parseDuration(text);
+    if (ms >= 60_000 && ms <= 30 * 86_400_000) return { label: text.trim(), ms };
+    ctx.addIssue({ code: "custom", message: "a silence must last between 1m and 30d" });
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
+  return z.NEVER;
+});
+
+const actions = z.strictObject({
+  /** Base URL of this relay as people's phones reach it; action links in messages start with it. */
+  public_url: z.url().optional(),
+  /** Signs action links (at least 16 characters). */
+  secret: z.string().min(16, "must be at least 16 characters").optional(),
+  /** The silence buttons, in order. A card holds six buttons: Ack and at most five of these. */
+  silence_for: z.array(silenceLength).min(1).max(5).prefault(["1h", "4h", "24h"]),
+});
+
+export const formatSchema = z.enum(["text", "markdown", "textcard", "card"]);
 
 export interface RouteNodeConfig {
   receiver?: string | undefined;
   matchers?: string[] | undefined;
   continue?: boolean | undefined;
-  format?: "text" | "markdown" | "textcard" | undefined;
+  format?: "text" | "markdown" | "textcard" | "card" | undefined;
   template?: string | undefined;
   mention?: string[] | undefined;
   routes?: RouteNodeConfig[] | undefined;
@@ -211,6 +249,11 @@ export const configSchema = z.strictObject({
       api: bearerOrBasic.optional(),
     })
     .prefault({}),
+  alertmanager: alertmanagerApi.optional(),
+  grafana: grafanaApi.optional(),
+  actions: actions
+    .refine((a) => (a.public_url === undefined) === (a.secret === undefined), { message: "public_url and secret go together: links are signed with the secret" })
+    .optional(),
   targets: z.record(name, z.discriminatedUnion("type", [robotTarget, appTarget, logTarget])),
   receivers: z
     .array(
@@ -232,3 +275,6 @@ export type LogTargetConfig = z.output<typeof logTarget>;
 export type ReceiverConfig = Config["receivers"][number];
 export type RateLimit = z.output<typeof rateLimit>;
 export type InboundCredentials = z.output<typeof bearerOrBasic>;
+export type AlertmanagerApiConfig = z.output<typeof alertmanagerApi>;
+export type GrafanaApiConfig = z.output<typeof grafanaApi>;
+export type ActionsConfig = z.output<typeof actions>;

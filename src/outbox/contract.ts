@@ -1,7 +1,9 @@
 // The Store contract: everything the delivery engine, the API and the console ask of the
 // outbox. Two implementations keep it: SQLite (embedded, one process) and PostgreSQL
 // (several replicas). Every SQL statement lives beside this file, in those two.
+import type { ActionGroup } from "../actions/group.js";
 import type { Delivery, Message } from "../types.js";
+import type { ActionLog } from "./action-log.js";
 
 export interface StoredDelivery extends Delivery {
   requestId: string;
@@ -25,6 +27,8 @@ export interface AcceptRequest {
   idempotencyKey?: string;
   /** Epoch ms after which the key no longer marks a repeat (e.g. Alertmanager's repeat_interval). */
   idempotencyUntil?: number;
+  /** Alert groups the messages are about, kept (latest state) to act on from WeCom. */
+  groups?: readonly ActionGroup[];
 }
 
 export interface Accepted {
@@ -49,6 +53,8 @@ export class StoreUnavailableError extends Error {
 
 export interface Store {
   readonly driver: "sqlite" | "postgres";
+  /** Alert groups, sent cards and the actions taken on them. */
+  readonly actions: ActionLog;
 
   /**
    * Writes several requests in one transaction (group commit: one sync for all), each
@@ -111,7 +117,7 @@ export interface Store {
   /** When each pace key's next slot is free, for the paused-until gauge. */
   pausedUntil(key: string): Promise<number | undefined>;
 
-  /** Deletes up to `limit` finished rows older than `before`; returns how many. */
+  /** Deletes up to `limit` finished rows older than `before` (and as many action-log rows); returns how many deliveries. */
   purge(before: number, limit: number): Promise<number>;
   /** Cheap round trip: resolves when the database answers and can be written. */
   ping(): Promise<void>;

@@ -13,6 +13,7 @@ import {
   type Store,
   type StoredDelivery,
 } from "./contract.js";
+import { ACTION_TABLES, PostgresActionLog } from "./postgres-actions.js";
 import { nextSlot, requestState, toDelivery, withoutSlot, type DeliveryRow } from "./rows.js";
 
 /** Versioned schema, applied in order at start under an advisory lock. */
@@ -40,6 +41,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX deliveries_queue ON deliveries (target, state, next_attempt_at, id);
    CREATE TABLE pace (key TEXT PRIMARY KEY, recent BIGINT[] NOT NULL, paused_until BIGINT NOT NULL);
    CREATE TABLE leases (target TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);`,
+  ACTION_TABLES,
 ];
 
 /** Any fixed number: replicas starting together take turns at migrating. */
@@ -65,7 +67,11 @@ export interface PostgresOptions {
 export class PostgresStore implements Store {
   readonly driver = "postgres";
 
-  private constructor(private readonly pool: pg.Pool) {}
+  readonly actions: PostgresActionLog;
+
+  private constructor(private readonly pool: pg.Pool) {
+    this.actions = new PostgresActionLog((sql, values) => this.query(sql, values));
+  }
 
   /** Connects and applies pending migrations (safely when replicas start together). */
   static async open(options: PostgresOptions): Promise<PostgresStore> {
@@ -175,6 +181,7 @@ export class PostgresStore implements Store {
         [deliveryIds, requestId, now, request.messages.map((m) => m.target), request.messages.map((m) => JSON.stringify(m))],
       );
     }
+    if (request.groups) await PostgresActionLog.saveGroups(client, request.groups, now);
     return { requestId, deliveryIds, duplicate: false };
   }
 
@@ -340,6 +347,7 @@ export class PostgresStore implements Store {
              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.request_id = r.id) LIMIT $2)`,
         [before, limit],
       );
+      await PostgresActionLog.purge(client, before, limit);
       return removed.rowCount ?? 0;
     });
   }

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Accepted, AcceptRequest, QueueCursor, RequestStatus, Store, StoredDelivery } from "./contract.js";
+import { ACTION_TABLES, SqliteActionLog } from "./sqlite-actions.js";
 import { nextSlot, requestState, toDelivery, withoutSlot, type DeliveryRow, type PaceState } from "./rows.js";
 
 /** Versioned schema; version 1 is the layout of the first release, so old files upgrade in place. */
@@ -37,6 +38,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE pace (key TEXT PRIMARY KEY, recent TEXT NOT NULL, paused_until INTEGER NOT NULL);
    CREATE TABLE leases (target TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
   `CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);`,
+  ACTION_TABLES,
 ];
 
 /** A second process on the same data dir: refused with a clear reason. */
@@ -50,6 +52,7 @@ export class SqliteStore implements Store {
   readonly driver = "sqlite";
   private readonly db: Database.Database;
   private readonly sql;
+  readonly actions: SqliteActionLog;
   /**
    * Queued rows per target, counted once at open and kept by every write: one process
    * owns the file, so the count is exact, and a scrape costs nothing at any backlog.
@@ -147,6 +150,7 @@ export class SqliteStore implements Store {
       ),
     };
     for (const row of this.sql.depth.all() as { target: string; n: number }[]) this.depth.set(row.target, row.n);
+    this.actions = new SqliteActionLog(db);
   }
 
   /** Opens (creating if needed) `<dataDir>/outbox.db`, refusing a dir another process holds. */
@@ -198,6 +202,7 @@ export class SqliteStore implements Store {
       this.sql.insertDelivery.run(id, requestId, message.target, JSON.stringify(message), now, now);
       return id;
     });
+    if (request.groups) this.actions.saveGroups(request.groups, now);
     return { requestId, deliveryIds, duplicate: false };
   }
 
@@ -336,6 +341,7 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         const removed = this.sql.purge.run(before, limit).changes;
         this.sql.purgeRequests.run(before, limit);
+        this.actions.purge(before, limit);
         return removed;
       })(),
     );

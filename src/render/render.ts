@@ -12,6 +12,12 @@ export interface RenderTarget {
   kind: ChannelKind;
 }
 
+/** A template_card for one app target: its JSON and the group and task it acts on. */
+export interface RenderedCard {
+  content: string;
+  action: { group: string; task: string };
+}
+
 export interface RenderResult {
   messages: Message[];
   /**
@@ -31,11 +37,18 @@ export function renderMessages(
   match: Match,
   targets: RenderTarget[],
   templates: TemplateSet,
+  /** For `format: card`: the card for one app target, or undefined where none can be made. */
+  card?: () => RenderedCard | undefined,
 ): RenderResult {
   const { body, fallback } = renderBody(event, match, templates);
   const messages: Message[] = [];
   const partsByKey = new Map<string, string[]>();
   for (const target of targets) {
+    const rendered = match.format === "card" && target.kind === "app" ? card?.() : undefined;
+    if (rendered !== undefined) {
+      messages.push({ target: target.name, receiver: match.receiver, msgtype: "template_card", content: rendered.content, mention: [], summary: event.summary, eventIds: [event.id], action: rendered.action });
+      continue;
+    }
     const msgtype = messageType(match.format, target.kind, event);
     const content = msgtype === "markdown" ? withMarkdownMentions(body, match.mention) : body;
     if (msgtype === "textcard") {
@@ -68,10 +81,11 @@ export function renderMessages(
 
 /**
  * What a target gets for a route's format: a textcard needs an app target and a link to
- * open; otherwise the same text goes out as a text message.
+ * open; otherwise the same text goes out as a text message. A card that could not be made
+ * (not an alert group, no Alertmanager to silence in) is sent the same way.
  */
 function messageType(format: Format, kind: ChannelKind, event: Event): MessageType {
-  if (format !== "textcard") return format;
+  if (format !== "textcard" && format !== "card") return format;
   const linkable = event.link !== undefined && Buffer.byteLength(event.link) <= TEXTCARD_URL_LIMIT;
   return kind === "app" && linkable ? "textcard" : "text";
 }

@@ -27,9 +27,9 @@ type CompiledTemplate = (data: unknown, options?: { data?: Record<string, unknow
 
 const EXTENSIONS: Record<TemplateFormat, string> = { markdown: ".md.hbs", text: ".txt.hbs" };
 
-/** The template file a format renders with: a textcard is written as text. */
+/** The template file a format renders with: cards are written as text. */
 export function templateFormat(format: Format): TemplateFormat {
-  return format === "textcard" ? "text" : format;
+  return format === "textcard" || format === "card" ? "text" : format;
 }
 
 // WeCom is not HTML: escaping would show &amp; in messages. Missing fields render as "".

@@ -3,6 +3,8 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ActionGroup } from "../../src/actions/group.js";
+import type { ActionRecord } from "../../src/outbox/action-log.js";
 import type { Store } from "../../src/outbox/contract.js";
 import { PostgresStore } from "../../src/outbox/postgres.js";
 import { SqliteStore } from "../../src/outbox/sqlite.js";
@@ -268,6 +270,80 @@ describe.each(drivers)("Store contract: $name", (driver) => {
     expect(await store.purge(10_000, 3)).toBe(0);
     expect((await store.get(queued))?.state).toBe("queued");
     for (const id of ids) expect(await store.get(id)).toBeUndefined();
+  });
+
+  describe("action log", () => {
+    const group = (status: "firing" | "resolved" = "firing"): ActionGroup => ({
+      id: "gAbc123",
+      source: "alertmanager",
+      status,
+      title: "[FIRING:1] DiskFull",
+      matchers: { alertname: "DiskFull" },
+      alerts: [{ name: "DiskFull", status, labels: { alertname: "DiskFull", instance: "node-1" } }],
+    });
+    const action = (id: string, at: number, extra: Partial<ActionRecord> = {}): Omit<ActionRecord, "result"> => ({
+      id,
+      group: "gAbc123",
+      action: "silence",
+      via: "card",
+      by: "zhangsan",
+      at,
+      ...extra,
+    });
+
+    it("keeps an accepted request's groups at their latest state, and none of a duplicate", async () => {
+      await one([message()], 1000, { groups: [group("firing")], idempotencyKey: "k" });
+      await one([message()], 2000, { groups: [group("resolved")] });
+      expect(await store.actions.group("gAbc123")).toMatchObject({ group: { status: "resolved", matchers: { alertname: "DiskFull" } }, updatedAt: 2000 });
+      await one([message()], 3000, { groups: [{ ...group("firing"), id: "gOther" }], idempotencyKey: "k" });
+      expect(await store.actions.group("gOther")).toBeUndefined();
+    });
+
+    it("uses a card's response_code once, from any replica", async () => {
+      await store.actions.saveCard({ taskId: "t1", group: "gAbc123", target: "app", responseCode: "rc-1", sentAt: 1000 });
+      const other = await second();
+      expect(await store.actions.card("t1")).toMatchObject({ responseCode: "rc-1", codeUsed: false });
+      expect(await store.actions.cardsOf("gAbc123")).toHaveLength(1);
+      expect(await other.actions.useCardCode("t1")).toBe(true);
+      expect(await store.actions.useCardCode("t1")).toBe(false);
+      expect(await store.actions.useCardCode("unknown")).toBe(false);
+    });
+
+    it("begins an action once per key, so a retried callback acts once on any replica", async () => {
+      expect(await store.actions.begin(action("a1", 1000), "click:u:1")).toBe(true);
+      const other = await second();
+      expect(await other.actions.begin(action("a2", 1001), "click:u:1")).toBe(false);
+      expect(await store.actions.begin(action("a3", 1002))).toBe(true);
+      expect(await store.actions.begin(action("a4", 1003))).toBe(true);
+      await store.actions.finish("a1", { result: "ok", silenceId: "s-1", until: 5000 });
+      const listed = await store.actions.list(10);
+      expect(listed.map((record) => record.id)).toEqual(["a4", "a3", "a1"]);
+      expect(listed[2]).toMatchObject({ result: "ok", silenceId: "s-1", until: 5000, by: "zhangsan", via: "card" });
+      expect(await store.actions.list(10, "gOther")).toEqual([]);
+    });
+
+    it("reports the group's silence while it is in force and not lifted", async () => {
+      await store.actions.begin(action("a1", 1000));
+      await store.actions.finish("a1", { result: "ok", silenceId: "s-1", until: 5000 });
+      expect((await store.actions.activeSilence("gAbc123", 2000))?.silenceId).toBe("s-1");
+      expect(await store.actions.activeSilence("gAbc123", 5000)).toBeUndefined();
+      await store.actions.begin(action("a2", 3000, { action: "unsilence" }));
+      await store.actions.finish("a2", { result: "ok" });
+      expect(await store.actions.activeSilence("gAbc123", 3500)).toBeUndefined();
+      await store.actions.begin(action("a3", 3600));
+      await store.actions.finish("a3", { result: "failed", detail: "Alertmanager answered 500" });
+      expect(await store.actions.activeSilence("gAbc123", 3700)).toBeUndefined();
+    });
+
+    it("purges groups, cards and actions older than the cut-off", async () => {
+      await one([message()], 1000, { groups: [group()] });
+      await store.actions.saveCard({ taskId: "t1", group: "gAbc123", target: "app", responseCode: "rc", sentAt: 1000 });
+      await store.actions.begin(action("a1", 1000));
+      await store.purge(20_000, 100);
+      expect(await store.actions.group("gAbc123")).toBeUndefined();
+      expect(await store.actions.card("t1")).toBeUndefined();
+      expect(await store.actions.list(10)).toEqual([]);
+    });
   });
 });
 

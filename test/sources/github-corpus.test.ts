@@ -98,7 +98,7 @@ describe("GitHub webhook examples corpus", () => {
 
       const repository = (body.repository as { full_name?: string } | undefined)?.full_name;
       const secrets = secretValues(body);
-      for (const format of ["markdown", "text"] as Format[]) {
+      for (const format of ["markdown", "text"] as const) {
         const result = renderMessages(routed, { ...match!, format }, [ROBOT], templates);
         expect(result.fallback, `${where} (${format})`).toBeUndefined();
         expect(result.messages.length, `${where} (${format})`).toBeGreaterThan(0);
