@@ -81,7 +81,8 @@ export interface Delivery {
 
 /** What a channel says about one send. Errors are values, not exceptions. */
 export type SendResult =
-  | { kind: "ok" }
+  /** Sent; an interactive card's answer carries the response_code that updates it once. */
+  | { kind: "ok"; responseCode?: string }
   /** Try again; afterMs is a floor on the wait (e.g. 45009 waits for the rate window). */
   | { kind: "retry"; error: string; errcode?: number; afterMs?: number }
   /** App token was rejected: refresh it once and retry. */

@@ -2,7 +2,17 @@
 // an app's recipients). A channel never throws for a failed send; it classifies it.
 import type { Message, SendResult } from "../types.js";
 
+/** A change to a sent template_card: its buttons greyed out with new text, or a whole new card. */
+export interface CardUpdate {
+  /** From the send's answer or a click's callback; WeCom takes each once. */
+  responseCode: string;
+  replaceName?: string;
+  card?: Record<string, unknown>;
+}
+
 export interface Channel {
   readonly kind: "robot" | "app";
   send(message: Message): Promise<SendResult>;
+  /** App channels only: updates a sent card for every recipient of the target. */
+  updateCard?(update: CardUpdate): Promise<SendResult>;
 }

@@ -122,6 +122,7 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
   ctx.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
   if (result.kind === "ok") {
     await ctx.store.markSent(unit.rowIds, now);
+    await rememberCard(ctx, target, unit, result.responseCode, now);
     // The target works again: what waits for a retry goes out now, at its pace, not
     // each row at its own backoff time (up to retry_max after the outage ended).
     if (ctx.failing.delete(target) || [...rows.values()].some((row) => row.attempts > 0)) {
@@ -148,6 +149,18 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
     logger.warn("WeCom rate limit hit; pausing the robot for its window", { target, pauseMs: windowMs });
   }
   await recordFailure(ctx, target, unit, rows, effective, now);
+}
+
+/** A sent card's response_code is what updates it later (a click, the group resolving). */
+async function rememberCard(ctx: WorkerContext, target: string, unit: SendUnit, responseCode: string | undefined, now: number): Promise<void> {
+  const action = unit.message.action;
+  if (responseCode === undefined || action?.task === undefined) return;
+  try {
+    await ctx.store.actions.saveCard({ taskId: action.task, group: action.group, target, responseCode, sentAt: now });
+  } catch (err) {
+    // The card is out; only its later update is lost. Never send it twice for this.
+    logger.warn("could not remember a sent card; it will not be updated", { target, task: action.task, error: err });
+  }
 }
 
 /** One retry time for the whole unit (its rows go out together again); rows past max_age are given up. */

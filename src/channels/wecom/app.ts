@@ -7,7 +7,7 @@ import type { AppTargetConfig } from "../../config/schema.js";
 import { logger } from "../../log.js";
 import type { Metrics } from "../../metrics.js";
 import type { Message, SendResult } from "../../types.js";
-import type { Channel } from "../channel.js";
+import type { CardUpdate, Channel } from "../channel.js";
 import { classifyErrcode } from "./errcodes.js";
 import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT } from "../../wecom-limits.js";
 import { postJson, wecomUrl } from "./http.js";
@@ -106,8 +106,8 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
     ...(opts.metrics !== undefined && { metrics: opts.metrics }),
   };
 
-  async function sendWith(token: string, body: Record<string, unknown>): Promise<SendResult> {
-    const url = wecomUrl(opts.apiBase, `/cgi-bin/message/send?access_token=${encodeURIComponent(token)}`);
+  async function sendWith(token: string, body: Record<string, unknown>, path = "/cgi-bin/message/send"): Promise<SendResult> {
+    const url = wecomUrl(opts.apiBase, `${path}?access_token=${encodeURIComponent(token)}`);
     const outcome = await postJson(url, body, { timeoutMs: opts.timeoutMs });
     if (!outcome.ok) return outcome.failure;
     const reply = outcome.json as Record<string, unknown> | null;
@@ -117,7 +117,7 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
     const result = classifyErrcode(reply.errcode, typeof reply.errmsg === "string" ? reply.errmsg : "");
     if (result.kind === "ok") {
       reportInvalidRecipients(reply);
-      return result;
+      return typeof reply.response_code === "string" && reply.response_code !== "" ? { kind: "ok", responseCode: reply.response_code } : result;
     }
     // An errmsg that echoes the token bare would slip past the key=value redaction.
     return { ...result, error: redactSecrets(result.error, [token]) };
@@ -160,27 +160,49 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
         return { kind: "permanent", error: `not sent: ${(err as Error).message}` };
       }
       // Mentions are a group-chat notion: an app message already goes to its recipients.
-      const body = { ...recipients, agentid: opts.target.agent_id, ...content };
-
-      // At most two sends: WeCom may revoke or expire a token early, and one fresh token settles it.
-      for (let attempt = 1; ; attempt += 1) {
-        const token = await opts.tokens.get(credentials, requester);
-        if (!token.ok) return token.failure;
-        const result = await sendWith(token.token, body);
-        if (result.kind !== "refreshToken") return result;
-        opts.tokens.invalidate(credentials, token.token);
-        if (attempt === 2) return result;
-        logger.info("app access_token rejected; fetching a new one and sending again", {
-          target: opts.name,
-          errcode: result.errcode,
-        });
-      }
+      return withToken({ ...recipients, agentid: opts.target.agent_id, ...content });
     },
+    updateCard(update: CardUpdate): Promise<SendResult> {
+      const body: Record<string, unknown> = {
+        ...updateRecipients(recipients),
+        agentid: opts.target.agent_id,
+        response_code: update.responseCode,
+        ...(update.card ? { template_card: update.card } : { button: { replace_name: update.replaceName ?? "" } }),
+      };
+      return withToken(body, "/cgi-bin/message/update_template_card");
+    },
+  };
+
+  /** At most two calls: WeCom may revoke or expire a token early, and one fresh token settles it. */
+  async function withToken(body: Record<string, unknown>, path?: string): Promise<SendResult> {
+    for (let attempt = 1; ; attempt += 1) {
+      const token = await opts.tokens.get(credentials, requester);
+      if (!token.ok) return token.failure;
+      const result = await sendWith(token.token, body, path);
+      if (result.kind !== "refreshToken") return result;
+      opts.tokens.invalidate(credentials, token.token);
+      if (attempt === 2) return result;
+      logger.info("app access_token rejected; fetching a new one and sending again", {
+        target: opts.name,
+        errcode: result.errcode,
+      });
+    }
+  }
+}
+
+/** update_template_card names its recipients differently from message/send. */
+function updateRecipients(recipients: AppRecipients): Record<string, unknown> {
+  if (recipients.touser === "@all") return { atall: 1 };
+  return {
+    ...(recipients.touser !== undefined && { userids: recipients.touser.split("|") }),
+    ...(recipients.toparty !== undefined && { partyids: recipients.toparty.split("|") }),
+    ...(recipients.totag !== undefined && { tagids: recipients.totag.split("|") }),
   };
 }
 
 /** The msgtype and its section of a message/send body. */
 function messageContent(message: Message): Record<string, unknown> {
+  if (message.msgtype === "template_card") return { msgtype: "template_card", template_card: JSON.parse(message.content) as unknown };
   if (message.msgtype !== "textcard") return { msgtype: message.msgtype, [message.msgtype]: { content: message.content } };
   if (!message.card) throw new RangeError("textcard message without a title and link");
   return textcardMessage({ title: message.card.title, description: message.content, url: message.card.url });
