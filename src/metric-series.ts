@@ -6,6 +6,7 @@ import { KNOWN_ERRCODES } from "./channels/wecom/errcodes.js";
 import { REJECTION_REASONS } from "./http/errors.js";
 import type { Metrics } from "./metrics.js";
 import type { Config } from "./config/schema.js";
+import { ACTION_NAMES, ACTION_RESULTS } from "./outbox/action-log.js";
 
 /** The endpoints the rejection metric names (see server.ts): a fixed set. */
 export const ENDPOINTS = ["alertmanager", "grafana", "github", "api", "callback", "other"] as const;
@@ -38,4 +39,7 @@ export function createSeries(metrics: Metrics, config: Config): void {
   for (const source of ENDPOINTS) for (const reason of REJECTION_REASONS) metrics.requestsRejected.inc({ source, reason }, 0);
   for (const code of [...KNOWN_ERRCODES.map(String), "other"]) metrics.wecomErrors.inc({ errcode: code }, 0);
   for (const result of ["success", "failure"]) metrics.configReloads.inc({ result }, 0);
+  if (config.actions || config.alertmanager || config.grafana) {
+    for (const action of ACTION_NAMES) for (const result of ACTION_RESULTS) metrics.actions.inc({ action, result }, 0);
+  }
 }

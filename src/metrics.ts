@@ -67,6 +67,7 @@ export function createMetrics() {
       ["target"],
     ),
     callbackEvents: counter("callback_events_total", "Decrypted WeCom app callback events, by target.", ["target"]),
+    actions: counter("actions_total", "Actions on alert groups from WeCom (ack, silence, unsilence, resolve), by result (ok, failed, refused).", ["action", "result"]),
     configReloads: counter("config_reloads_total", "Config reloads, by result (success, failure).", ["result"]),
     configLastReloadSuccess: gauge(
       "config_last_reload_successful",

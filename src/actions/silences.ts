@@ -33,8 +33,8 @@ export interface SilencesApi {
 
 export interface AlertmanagerApiConfig {
   url: string;
-  bearer_token?: string;
-  basic_auth?: { username: string; password: string };
+  bearer_token?: string | undefined;
+  basic_auth?: { username: string; password: string } | undefined;
   /** Milliseconds for the whole exchange, answer body included. */
   timeout: number;
 }

@@ -255,7 +255,7 @@ function offsetMinutesAt(epochMs: number, timezone: string): number {
 }
 
 /** Formats like dayjs: YYYY YY MM M DD D HH H mm ss SSS Z (+08:00) ZZ (+0800), [literal]. */
-function formatDate(epochMs: number, format: string, timezone: string): string {
+export function formatDate(epochMs: number, format: string, timezone: string): string {
   const offsetMinutes = offsetMinutesAt(epochMs, timezone);
   // The wall clock in the zone, read with UTC getters.
   const wall = new Date(epochMs + offsetMinutes * 60_000);

@@ -40,6 +40,33 @@
  *   - expireTokens() expires every issued token (-> 42001); revokeTokens() forgets them (-> 40014).
  *     issuedTokens() lists every token handed out, revoked or not (to check none leaks).
  *
+ * App template cards — message/send with msgtype "template_card"
+ *   - card_type missing or unknown -> 40058. text_notice and news_notice only need their
+ *     object. button_interaction, vote_interaction and multiple_interaction are checked:
+ *     task_id missing, not [0-9A-Za-z_-@], over 128 bytes or already used by the app
+ *     (corp + agentid) -> 42014 (WeCom's observed "taskid has existed or empty or exceed
+ *     max len"); main_title.title missing -> 40058; text over WeCom's advised lengths
+ *     (CARD_TEXT_LIMITS, characters) -> 40058 "<field> exceed max length N"; more than 6
+ *     horizontal_content_list rows -> 40058; a url without http(s):// -> 45034.
+ *     button_interaction: button_list of 1-6 -> else 40058; button text missing -> 42020,
+ *     over 10 characters -> 40058; callback button (type 0) without key -> 42019, key over
+ *     1024 bytes -> 40058, key used twice -> 42018.
+ *   - Accepted interactive cards are answered with a response_code (random), recorded with
+ *     the message as responseCode next to its taskId. clickResponseCode(taskId) hands out
+ *     the fresh code a click callback would carry.
+ *
+ * App card update — POST /cgi-bin/message/update_template_card?access_token=T
+ *   - token, method, body and agentid are checked as for message/send.
+ *   - response_code missing or unknown -> 40058; already used (one use each) -> 42022;
+ *     72 h or older by `now` -> 40058 "response_code expired"; card sent by another app
+ *     -> 42015. (WeCom documents no codes for these: 42022 is its error list's "code has
+ *     been used, only once", 42015 "updating app differs from sending app".)
+ *   - needs button.replace_name (button without it -> 42020) or a template_card (checked
+ *     as above, task_id optional and not unique-checked); neither -> 40058.
+ *   - recipients: userids (strings, <=1000 -> else 40032), partyids / tagids (integers,
+ *     <=100 -> else 82002 / 82003), atall 1; none of them -> 82001.
+ *   Accepted updates are recorded (cardUpdates) and consume the code.
+ *
  * Faults — failNext(n, fault, endpoint?) makes the next n requests (to that endpoint
  * kind, or to any) answer with the fault instead of the rules above; faulted requests
  * are not recorded as messages and do not count toward rate limits. A fault is one of
@@ -61,7 +88,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type FakeEndpoint = "robot" | "gettoken" | "app";
+export type FakeEndpoint = "robot" | "gettoken" | "app" | "card_update";
 
 export type FakeFault =
   | { errcode: number; errmsg?: string }
@@ -127,6 +154,26 @@ export interface RecordedAppMessage {
   /** Lower-cased ids reported back as invalid. */
   invalidUsers: string[];
   msgid: string;
+  /** template_card: its task_id, when it has one. */
+  taskId?: string;
+  /** The response_code answered for a button/vote/multiple-choice card (for update_template_card). */
+  responseCode?: string;
+  body: Record<string, unknown>;
+  receivedAt: number;
+}
+
+export interface RecordedCardUpdate {
+  responseCode: string;
+  /** The task_id of the card the code belongs to. */
+  taskId: string;
+  /** button.replace_name, when the update greys out the clicked button. */
+  replaceName?: string;
+  /** The replacement card, when the update sends one. */
+  templateCard?: Record<string, unknown>;
+  userids: string[];
+  partyids: number[];
+  tagids: number[];
+  atall: boolean;
   body: Record<string, unknown>;
   receivedAt: number;
 }
@@ -166,13 +213,23 @@ export interface FakeWeCom {
   /** Resolves with the messages once at least `count` are recorded (for `key` if given). */
   waitForRobotMessages(count: number, opts?: WaitOptions & { key?: string }): Promise<RecordedRobotMessage[]>;
   waitForAppMessages(count: number, opts?: WaitOptions): Promise<RecordedAppMessage[]>;
+  /** Accepted message/update_template_card calls in arrival order. */
+  cardUpdates(): RecordedCardUpdate[];
+  waitForCardUpdates(count: number, opts?: WaitOptions): Promise<RecordedCardUpdate[]>;
+  /**
+   * A new response_code for the card last sent with `taskId`, like the one in the
+   * template_card_event callback of a click: one use, valid 72 h from now(). Throws when
+   * no accepted card has that task_id.
+   */
+  clickResponseCode(taskId: string): string;
   failNext(n: number, fault: FakeFault, endpoint?: FakeEndpoint): void;
   setRobotRateLimit(max: number, perMs: number): void;
   expireTokens(): void;
   revokeTokens(): void;
   /**
-   * Forgets messages, requests, faults, rate windows, tokens and the gettoken count, and
-   * drops delayed requests not yet handled. Options and setRobotRateLimit stay.
+   * Forgets messages, card updates, task ids, response codes, requests, faults, rate
+   * windows, tokens and the gettoken count, and drops delayed requests not yet handled.
+   * Options and setRobotRateLimit stay.
    */
   reset(): void;
   /** Stops the server, dropping open connections (including hung requests). */
@@ -200,6 +257,21 @@ interface Waiter {
   check(): boolean;
 }
 
+interface IssuedResponseCode {
+  taskId: string;
+  corpId: string;
+  agentId: number;
+  issuedAt: number;
+  used: boolean;
+}
+
+/** An authenticated app request: the token's app, the parsed body and its agentid. */
+interface AppRequest {
+  issued: IssuedToken;
+  body: Record<string, unknown>;
+  agentId: number;
+}
+
 const ROBOT_BYTE_LIMITS: Record<string, number> = { text: 2048, markdown: 4096, markdown_v2: 4096 };
 const ROBOT_OBJECT_TYPES = new Set(["image", "news", "file", "voice", "template_card"]);
 const APP_BYTE_LIMITS: Record<string, number> = { text: 2048, markdown: 2048 };
@@ -209,7 +281,36 @@ const ENDPOINTS: Record<string, FakeEndpoint> = {
   "/cgi-bin/webhook/send": "robot",
   "/cgi-bin/gettoken": "gettoken",
   "/cgi-bin/message/send": "app",
+  "/cgi-bin/message/update_template_card": "card_update",
 };
+
+// Template cards (message/send path/90236; update_template_card path/94945). The text
+// limits are WeCom's advice ("建议不超过 N 个字") for app cards, counted in characters;
+// the fake holds senders to them (quote_text has no documented figure: 160, as
+// sub_title_text). The same numbers are in src/channels/wecom/template-card.ts, kept
+// apart so the fake checks the builder rather than agreeing with it by construction.
+const NOTICE_CARD_TYPES = new Set(["text_notice", "news_notice"]);
+/** Card types whose send answers a response_code, and that need a task_id. */
+const INTERACTIVE_CARD_TYPES = new Set(["button_interaction", "vote_interaction", "multiple_interaction"]);
+const CARD_TEXT_LIMITS: ReadonlyArray<readonly [string, string, number]> = [
+  ["main_title", "title", 36],
+  ["main_title", "desc", 44],
+  ["quote_area", "quote_text", 160],
+  ["source", "desc", 20],
+  ["emphasis_content", "title", 14],
+  ["emphasis_content", "desc", 22],
+];
+const SUB_TITLE_LIMIT = 160;
+const CARD_ROWS_LIMIT = 6;
+const KEYNAME_LIMIT = 5;
+const ROW_VALUE_LIMIT = 30;
+const BUTTONS_LIMIT = 6;
+const BUTTON_TEXT_LIMIT = 10;
+const BUTTON_KEY_BYTES = 1024;
+const TASK_ID_BYTES = 128;
+const TASK_ID_PATTERN = /^[0-9A-Za-z_@-]+$/;
+/** response_code lifetime: 72 h (path/94945, 2025; older copies said 24 h). */
+const RESPONSE_CODE_TTL_MS = 72 * 3600 * 1000;
 
 /** WeCom's error text: a reason, then a hint tail that clients are expected to ignore. */
 function wecomError(errcode: number, reason: string): JsonReply {
@@ -232,6 +333,107 @@ function sectionContent(section: unknown, msgtype: string, byteLimit: number): s
   return section.content;
 }
 
+/** WeCom's error for a text field over `limit` characters, or not a string. */
+function textOver(value: unknown, limit: number, field: string): JsonReply | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") return wecomError(40058, `invalid ${field}`);
+  if (Array.from(value).length > limit) return wecomError(40058, `${field} exceed max length ${limit}`);
+  return undefined;
+}
+
+/** Links in cards, checked as WeCom checks textcard urls: scheme required, at most 2048 bytes. */
+function urlError(value: unknown, field: string): JsonReply | undefined {
+  if (typeof value !== "string" || value === "") return wecomError(40058, `${field} missing`);
+  if (!/^https?:\/\//i.test(value)) return wecomError(45034, `${field} must start with http:// or https://`);
+  if (Buffer.byteLength(value, "utf8") > 2048) return wecomError(40058, `${field} exceed max length 2048`);
+  return undefined;
+}
+
+function isTaskId(value: unknown): value is string {
+  return typeof value === "string" && TASK_ID_PATTERN.test(value) && Buffer.byteLength(value) <= TASK_ID_BYTES;
+}
+
+/**
+ * WeCom's error for a template_card, or undefined when it would be accepted. task_id
+ * uniqueness needs the app's history and is checked by the caller. An update's card may
+ * leave task_id out (it replaces a card that has one).
+ */
+function templateCardError(card: Record<string, unknown>, forUpdate: boolean): JsonReply | undefined {
+  const cardType = card.card_type;
+  if (typeof cardType !== "string" || !(NOTICE_CARD_TYPES.has(cardType) || INTERACTIVE_CARD_TYPES.has(cardType))) {
+    return wecomError(40058, "invalid template_card.card_type");
+  }
+  if (NOTICE_CARD_TYPES.has(cardType)) return undefined;
+
+  if ((!forUpdate || card.task_id !== undefined) && !isTaskId(card.task_id)) {
+    return wecomError(42014, "taskid has existed or empty or exceed max len");
+  }
+  const mainTitle = card.main_title;
+  if (!isObject(mainTitle) || typeof mainTitle.title !== "string" || mainTitle.title === "") {
+    return wecomError(40058, "template_card.main_title.title missing");
+  }
+  for (const [section, field, limit] of CARD_TEXT_LIMITS) {
+    const part = card[section];
+    const error = textOver(isObject(part) ? part[field] : undefined, limit, `template_card.${section}.${field}`);
+    if (error) return error;
+  }
+  const subTitle = textOver(card.sub_title_text, SUB_TITLE_LIMIT, "template_card.sub_title_text");
+  if (subTitle) return subTitle;
+  for (const section of ["card_action", "quote_area"]) {
+    const part = card[section];
+    if (isObject(part) && part.type === 1) {
+      const error = urlError(part.url, `template_card.${section}.url`);
+      if (error) return error;
+    }
+  }
+  const rows = card.horizontal_content_list;
+  if (rows !== undefined) {
+    if (!Array.isArray(rows)) return wecomError(40058, "invalid template_card.horizontal_content_list");
+    if (rows.length > CARD_ROWS_LIMIT) {
+      return wecomError(40058, `template_card.horizontal_content_list exceed max length ${CARD_ROWS_LIMIT}`);
+    }
+    for (const row of rows) {
+      const field = "template_card.horizontal_content_list";
+      if (!isObject(row) || typeof row.keyname !== "string" || row.keyname === "") {
+        return wecomError(40058, `${field}.keyname missing`);
+      }
+      const error =
+        textOver(row.keyname, KEYNAME_LIMIT, `${field}.keyname`) ??
+        textOver(row.value, ROW_VALUE_LIMIT, `${field}.value`) ??
+        (row.type === 1 ? urlError(row.url, `${field}.url`) : undefined);
+      if (error) return error;
+    }
+  }
+  return cardType === "button_interaction" ? buttonListError(card.button_list) : undefined;
+}
+
+function buttonListError(buttons: unknown): JsonReply | undefined {
+  const field = "template_card.button_list";
+  if (!Array.isArray(buttons) || buttons.length === 0) return wecomError(40058, `${field} missing`);
+  if (buttons.length > BUTTONS_LIMIT) return wecomError(40058, `${field} exceed max length ${BUTTONS_LIMIT}`);
+  const keys = new Set<string>();
+  for (const button of buttons) {
+    if (!isObject(button) || typeof button.text !== "string" || button.text === "") {
+      return wecomError(42020, "missing button name");
+    }
+    const text = textOver(button.text, BUTTON_TEXT_LIMIT, `${field}.text`);
+    if (text) return text;
+    if (button.type === 1) {
+      const error = urlError(button.url, `${field}.url`);
+      if (error) return error;
+      continue;
+    }
+    // Callback buttons (type 0 or none) report their key in the click event.
+    if (typeof button.key !== "string" || button.key === "") return wecomError(42019, "missing button key");
+    if (Buffer.byteLength(button.key, "utf8") > BUTTON_KEY_BYTES) {
+      return wecomError(40058, `${field}.key exceed max length ${BUTTON_KEY_BYTES}`);
+    }
+    if (keys.has(button.key)) return wecomError(42018, "invalid button key: duplicated");
+    keys.add(button.key);
+  }
+  return undefined;
+}
+
 export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<FakeWeCom> {
   const now = options.now ?? Date.now;
   const validKeys = options.robotKeys ? new Set(options.robotKeys) : undefined;
@@ -242,6 +444,10 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
 
   let robotLog: RecordedRobotMessage[] = [];
   let appLog: RecordedAppMessage[] = [];
+  let cardUpdateLog: RecordedCardUpdate[] = [];
+  /** Task ids each app (corp/agentid) has used; WeCom refuses a second card with one. */
+  let taskIds = new Map<string, Set<string>>();
+  let responseCodes = new Map<string, IssuedResponseCode>();
   let requestLog: RecordedRequest[] = [];
   let faults: PendingFault[] = [];
   let robotWindows = new Map<string, number[]>();
@@ -331,7 +537,8 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
     return { ...OK, access_token: token, expires_in: Math.max(1, Math.floor(tokenTtlMs / 1000)) };
   }
 
-  function handleAppSend(url: URL, method: string, raw: string, receivedAt: number): JsonReply {
+  /** The checks every access_token API shares: token, method, JSON body, agentid. */
+  function appRequest(url: URL, method: string, raw: string, receivedAt: number): AppRequest | JsonReply {
     const accessToken = url.searchParams.get("access_token") ?? "";
     if (accessToken === "") return wecomError(41001, "access_token missing");
     const issued = tokens.get(accessToken);
@@ -346,6 +553,19 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
     if (issued.app.agentId !== undefined && issued.app.agentId !== agentId) {
       return wecomError(301002, "access_token and agentid mismatch");
     }
+    return { issued, body, agentId };
+  }
+
+  function issueResponseCode(taskId: string, corpId: string, agentId: number, issuedAt: number): string {
+    const code = randomBytes(24).toString("base64url");
+    responseCodes.set(code, { taskId, corpId, agentId, issuedAt, used: false });
+    return code;
+  }
+
+  function handleAppSend(url: URL, method: string, raw: string, receivedAt: number): JsonReply {
+    const request = appRequest(url, method, raw, receivedAt);
+    if ("errcode" in request) return request;
+    const { issued, body, agentId } = request;
 
     const touser = splitIds(body.touser);
     const toparty = splitIds(body.toparty);
@@ -374,7 +594,27 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
       return wecomError(40008, "invalid message type");
     }
 
+    const appKey = `${issued.app.corpId}/${agentId}`;
+    let taskId: string | undefined;
+    let interactive = false;
+    if (msgtype === "template_card" && isObject(section)) {
+      const error = templateCardError(section, false);
+      if (error) return error;
+      if (typeof section.task_id === "string") taskId = section.task_id;
+      interactive = INTERACTIVE_CARD_TYPES.has(section.card_type as string);
+      if (interactive && taskId !== undefined && taskIds.get(appKey)?.has(taskId)) {
+        return wecomError(42014, "taskid has existed or empty or exceed max len");
+      }
+    }
+
     const msgid = randomBytes(16).toString("base64url");
+    let responseCode: string | undefined;
+    if (interactive && taskId !== undefined) {
+      const used = taskIds.get(appKey) ?? new Set<string>();
+      used.add(taskId);
+      taskIds.set(appKey, used);
+      responseCode = issueResponseCode(taskId, issued.app.corpId, agentId, receivedAt);
+    }
     appLog.push({
       corpId: issued.app.corpId,
       agentId,
@@ -385,10 +625,78 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
       totag,
       invalidUsers,
       msgid,
+      ...(taskId === undefined ? {} : { taskId }),
+      ...(responseCode === undefined ? {} : { responseCode }),
       body,
       receivedAt,
     });
-    return invalidUsers.length > 0 ? { ...OK, invaliduser: invalidUsers.join("|"), msgid } : { ...OK, msgid };
+    const reply: JsonReply = { ...OK, msgid };
+    if (invalidUsers.length > 0) reply.invaliduser = invalidUsers.join("|");
+    if (responseCode !== undefined) reply.response_code = responseCode;
+    return reply;
+  }
+
+  function handleCardUpdate(url: URL, method: string, raw: string, receivedAt: number): JsonReply {
+    const request = appRequest(url, method, raw, receivedAt);
+    if ("errcode" in request) return request;
+    const { issued, body, agentId } = request;
+
+    const responseCode = body.response_code;
+    const code = typeof responseCode === "string" ? responseCodes.get(responseCode) : undefined;
+    if (typeof responseCode !== "string" || !code) return wecomError(40058, "invalid response_code");
+    if (code.corpId !== issued.app.corpId || code.agentId !== agentId) {
+      return wecomError(42015, "the app updating the card is not the app that sent it");
+    }
+    if (code.used) return wecomError(42022, "response_code has been used");
+    if (receivedAt - code.issuedAt >= RESPONSE_CODE_TTL_MS) return wecomError(40058, "response_code expired");
+
+    const userids = body.userids ?? [];
+    const partyids = body.partyids ?? [];
+    const tagids = body.tagids ?? [];
+    if (!isStringArray(userids)) return wecomError(40058, "invalid userids");
+    if (!isIntegerArray(partyids)) return wecomError(40058, "invalid partyids");
+    if (!isIntegerArray(tagids)) return wecomError(40058, "invalid tagids");
+    if (userids.length > 1000) return wecomError(40032, "invalid userids size");
+    if (partyids.length > 100) return wecomError(82002, "invalid partyids size");
+    if (tagids.length > 100) return wecomError(82003, "invalid tagids size");
+    const atall = body.atall === 1 || body.atall === true;
+    if (!atall && userids.length + partyids.length + tagids.length === 0) {
+      return wecomError(82001, "All userids & partyids & tagids invalid");
+    }
+
+    let templateCard: Record<string, unknown> | undefined;
+    let replaceName: string | undefined;
+    if (body.template_card !== undefined) {
+      if (!isObject(body.template_card)) return wecomError(40058, "invalid template_card");
+      const error = templateCardError(body.template_card, true);
+      if (error) return error;
+      templateCard = body.template_card;
+    }
+    if (body.button !== undefined) {
+      const button = body.button;
+      if (!isObject(button) || typeof button.replace_name !== "string" || button.replace_name === "") {
+        return wecomError(42020, "missing button replace_name");
+      }
+      replaceName = button.replace_name;
+    }
+    if (templateCard === undefined && replaceName === undefined) {
+      return wecomError(40058, "button or template_card required");
+    }
+
+    code.used = true;
+    cardUpdateLog.push({
+      responseCode,
+      taskId: code.taskId,
+      ...(replaceName === undefined ? {} : { replaceName }),
+      ...(templateCard === undefined ? {} : { templateCard }),
+      userids,
+      partyids,
+      tagids,
+      atall,
+      body,
+      receivedAt,
+    });
+    return OK;
   }
 
   // --- HTTP plumbing ---------------------------------------------------------------
@@ -464,6 +772,7 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
       let reply: JsonReply;
       if (endpoint === "robot") reply = handleRobot(url, method, raw, now());
       else if (endpoint === "gettoken") reply = handleGettoken(url, method);
+      else if (endpoint === "card_update") reply = handleCardUpdate(url, method, raw, now());
       else reply = handleAppSend(url, method, raw, now());
       // A client that gave up on a slow answer does not undo the send, as with WeCom.
       if (req.socket.destroyed) record.reply = { httpStatus: 200, errcode: reply.errcode };
@@ -538,6 +847,15 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
     waitForAppMessages(count, opts = {}) {
       return waitFor(() => fake.appMessages(), count, opts.timeoutMs ?? 5000, "app messages");
     },
+    cardUpdates: () => [...cardUpdateLog],
+    waitForCardUpdates(count, opts = {}) {
+      return waitFor(() => fake.cardUpdates(), count, opts.timeoutMs ?? 5000, "card updates");
+    },
+    clickResponseCode(taskId) {
+      const card = appLog.findLast((m) => m.taskId === taskId && m.responseCode !== undefined);
+      if (!card) throw new Error(`fake WeCom: no interactive card was sent with task_id ${taskId}`);
+      return issueResponseCode(taskId, card.corpId, card.agentId, now());
+    },
     failNext(n, fault, endpoint) {
       if (!Number.isInteger(n) || n < 1) throw new Error(`failNext needs a positive count, got ${n}`);
       faults.push(endpoint === undefined ? { remaining: n, fault } : { remaining: n, fault, endpoint });
@@ -555,6 +873,9 @@ export async function startFakeWeCom(options: FakeWeComOptions = {}): Promise<Fa
       cancelDelays();
       robotLog = [];
       appLog = [];
+      cardUpdateLog = [];
+      taskIds = new Map();
+      responseCodes = new Map();
       requestLog = [];
       faults = [];
       robotWindows = new Map();
@@ -588,6 +909,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isStringArray(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === "string");
+}
+
+function isIntegerArray(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((item) => Number.isInteger(item));
 }
 
 /** WeCom recipient fields are "id1|id2" strings. */
