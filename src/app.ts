@@ -3,6 +3,7 @@
 // uses. The CLI and the tests start the relay through here, so they run the same wiring.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Actions } from "./actions/actions.js";
 import { TokenCache } from "./channels/wecom/token.js";
 import type { ConfigError } from "./config/errors.js";
 import { loadConfigFile } from "./config/load.js";
@@ -49,7 +50,7 @@ export interface RunningApp {
 }
 
 /** Builds the service; an outbox that cannot be opened throws (data dir in use, database down). */
-export async function startService(options: AppOptions): Promise<{ service: Service } | { errors: ConfigError[] }> {
+export async function startService(options: AppOptions): Promise<{ service: Service; actions: Actions } | { errors: ConfigError[] }> {
   const env = options.env ?? process.env;
   const metrics = createMetrics();
   const deps: RelayDeps = { tokens: new TokenCache(), metrics };
@@ -58,6 +59,14 @@ export async function startService(options: AppOptions): Promise<{ service: Serv
   const { storage } = built.relay.config;
   const store = await openStore(storage, options.dataDir);
   const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay), { leaseMs: storage.lease, ...options.delivery });
+  let relay = (): Relay => built.relay;
+  const actions = new Actions({
+    log: store.actions,
+    metrics,
+    now: () => Date.now(),
+    config: () => relay().config,
+    channel: (target) => relay().targets.get(target)?.channel,
+  });
   const service = new Service({
     relay: built.relay,
     store,
@@ -65,18 +74,20 @@ export async function startService(options: AppOptions): Promise<{ service: Serv
     metrics,
     configFile: options.configFile,
     load: () => loadRelay(options.configFile, env, deps),
+    onResolved: (groups) => actions.resolved(groups),
   }).start();
-  return { service };
+  relay = () => service.relay;
+  return { service, actions };
 }
 
 /** Starts the whole relay: the service, then the HTTP server on its listen address. */
 export async function startApp(options: AppOptions): Promise<{ app: RunningApp } | { errors: ConfigError[] }> {
   const started = await startService(options);
   if ("errors" in started) return started;
-  const { service } = started;
+  const { service, actions } = started;
   const { server: serverConfig } = service.relay.config;
   const listen = options.listen ?? parseListen(serverConfig.listen);
-  const server = createHttpServer(createApp(service), serverConfig);
+  const server = createHttpServer(createApp(service, actions), serverConfig);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("listening", resolve).once("error", reject);

@@ -3,6 +3,8 @@
 // (outbox, delivery engine, HTTP) are built once, in app.ts.
 import { createHash } from "node:crypto";
 import { isAbsolute, resolve, dirname } from "node:path";
+import { eventActions } from "./actions/event-actions.js";
+import type { ActionGroup } from "./actions/group.js";
 import { createAppChannel } from "./channels/wecom/app.js";
 import { createLogChannel } from "./channels/log.js";
 import { createRobotChannel, robotEndpoint } from "./channels/wecom/robot.js";
@@ -32,6 +34,8 @@ export interface Routed {
   messages: Message[];
   /** Template errors at render time (the message was still sent, in plain form). */
   fallbacks: { template: string; error: string }[];
+  /** The alert group to keep for actions from WeCom, when the config acts on alerts. */
+  group?: ActionGroup;
 }
 
 export class Relay {
@@ -90,15 +94,18 @@ export class Relay {
   render(event: Event, matches: Match[]): Routed {
     const messages: Message[] = [];
     const fallbacks: Routed["fallbacks"] = [];
+    const actions = eventActions(event, this.config, Date.now());
+    // Templates see the action page's link as `actionsUrl`.
+    const shown = actions?.actionsUrl === undefined ? event : { ...event, data: { ...event.data, actionsUrl: actions.actionsUrl } };
     for (const match of matches) {
       const receiver = this.receiver(match.receiver);
       if (!receiver) continue; // compileRouteTree guarantees route receivers exist
       const renderTargets: RenderTarget[] = receiver.targets.map((name) => ({ name, kind: this.targets.get(name)!.kind }));
-      const rendered = renderMessages(event, match, renderTargets, this.templates);
+      const rendered = renderMessages(shown, match, renderTargets, this.templates, actions?.card);
       messages.push(...rendered.messages);
       if (rendered.fallback !== undefined) fallbacks.push({ template: match.template, error: rendered.fallback });
     }
-    return { event, matches, messages, fallbacks };
+    return { event, matches, messages, fallbacks, ...(actions && { group: actions.group }) };
   }
 
   /** Targets that print instead of sending, with the variables that would make each real. */

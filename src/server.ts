@@ -4,6 +4,9 @@ import express from "express";
 import { addressList } from "./http/client-address.js";
 import { errorHandler, HttpError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
+import type { Actions } from "./actions/actions.js";
+import { callbackMessageType, parseCardClick } from "./actions/card-click.js";
+import { actionPageRoutes } from "./http/routes/actions.js";
 import { apiRoutes } from "./http/routes/api.js";
 import { createRouteKit } from "./http/routes/kit.js";
 import { probeRoutes } from "./http/routes/probes.js";
@@ -24,10 +27,11 @@ function endpointOf(path: string): (typeof ENDPOINTS)[number] {
   if (first === "webhook") return ENDPOINTS.find((endpoint) => endpoint === second && KNOWN_WEBHOOKS.has(second)) ?? "other";
   if (first === "api") return "api";
   if (first === "wecom") return "callback";
+  if (first === "actions") return "actions";
   return "other";
 }
 
-export function createApp(service: Service): express.Express {
+export function createApp(service: Service, actions: Actions): express.Express {
   const app = express();
   app.disable("x-powered-by");
   const config = () => service.relay.config;
@@ -62,13 +66,23 @@ export function createApp(service: Service): express.Express {
     store: service.store,
     receivers: () => config().receivers.map((receiver) => receiver.name),
     hasTemplate: (name, format) => service.relay.templates.has(name, format),
+    actions,
+  });
+  actionPageRoutes(app, kit, {
+    actions,
+    config,
+    now: () => Date.now(),
+    refused: (reason) => service.metrics.requestsRejected.inc({ source: "actions", reason: reason === "expired" ? "stale_signature" : "bad_signature" }),
   });
   app.use(
     wecomCallbackRouter((target) => service.relay.callbackCredentials(target), {
       budget: kit.budget,
       onEvent: (target, xml) => {
         service.metrics.callbackEvents.inc({ target });
-        logger.info("WeCom callback event", { target, type: /<MsgType><!\[CDATA\[(\w+)\]\]><\/MsgType>|<MsgType>(\w+)<\/MsgType>/.exec(xml)?.slice(1).find(Boolean) });
+        logger.info("WeCom callback event", { target, type: callbackMessageType(xml) });
+        const click = parseCardClick(xml);
+        // Answered at once (WeCom waits 5 s, then retries); the click is acted on after.
+        if (click) actions.click(target, click).catch((err: unknown) => logger.error("card click failed", { target, error: err }));
       },
     }),
   );

@@ -7,6 +7,7 @@ import type { Metrics } from "./metrics.js";
 import { StoreUnavailableError, type AcceptRequest, type Accepted as StoredAccepted, type Store } from "./outbox/contract.js";
 import { createSeries } from "./metric-series.js";
 import { warmUp } from "./warm-up.js";
+import type { ActionGroup } from "./actions/group.js";
 import type { Relay } from "./relay.js";
 import type { Event, Match, Message } from "./types.js";
 
@@ -20,6 +21,8 @@ export interface ServiceParts {
   configFile: string;
   /** Loads the config file again into a new Relay, for reload. */
   load(): { relay: Relay } | { errors: ConfigError[] };
+  /** Told of the alert groups each accepted request resolved (their cards are updated). */
+  onResolved?(groups: readonly ActionGroup[]): Promise<void>;
 }
 
 export interface Accepted {
@@ -58,6 +61,7 @@ export interface AcceptOptions {
 interface PendingWrite {
   events: readonly Event[];
   messages: Message[];
+  groups: ActionGroup[];
   request: AcceptRequest;
   resolve: (accepted: Accepted) => void;
   reject: (err: unknown) => void;
@@ -139,22 +143,24 @@ export class Service {
     // A request that slipped past the readiness check while shutting down: refuse it
     // (503, the sender retries) rather than write to a closing outbox.
     if (this.stopped) return Promise.reject(new ShuttingDownError());
-    const messages = this.routeAll(events, options.match);
+    const { messages, groups } = this.routeAll(events, options.match);
     const now = Date.now();
     const request: AcceptRequest = {
       messages,
+      ...(groups.length > 0 && { groups }),
       ...(options.idempotencyKey !== undefined && { idempotencyKey: options.idempotencyKey }),
       ...(options.idempotencyWindowMs !== undefined && { idempotencyUntil: now + options.idempotencyWindowMs }),
     };
     return new Promise<Accepted>((resolve, reject) => {
-      this.pendingWrites.push({ events, messages, request, resolve, reject });
+      this.pendingWrites.push({ events, messages, groups, request, resolve, reject });
       if (this.pendingWrites.length === 1 && this.writing.size < this.maxWrites) setImmediate(() => void this.flushWrites());
     });
   }
 
-  private routeAll(events: readonly Event[], match: Match | undefined): Message[] {
+  private routeAll(events: readonly Event[], match: Match | undefined): { messages: Message[]; groups: ActionGroup[] } {
     const relay = this.current;
     const messages: Message[] = [];
+    const groups: ActionGroup[] = [];
     for (const event of events) {
       const routed = match ? relay.render(event, [match]) : relay.route(event);
       for (const routedMatch of routed.matches) this.metrics.eventsRouted.inc({ receiver: routedMatch.receiver });
@@ -163,8 +169,9 @@ export class Service {
         logger.error("template failed at render time; sent a plain rendering", fallback);
       }
       messages.push(...routed.messages);
+      if (routed.group) groups.push(routed.group);
     }
-    return messages;
+    return { messages, groups };
   }
 
   private get maxWrites(): number {
@@ -198,6 +205,7 @@ export class Service {
 
   private answer(batch: readonly PendingWrite[], written: readonly StoredAccepted[]): void {
     const targets = new Set<string>();
+    const resolved: ActionGroup[] = [];
     batch.forEach((pending, i) => {
       const result = written[i]!;
       if (!result.duplicate) {
@@ -207,10 +215,15 @@ export class Service {
           this.metrics.messagesQueued.inc({ target: message.target });
           targets.add(message.target);
         }
+        resolved.push(...pending.groups.filter((group) => group.status === "resolved"));
       }
       pending.resolve({ requestId: result.requestId, messages: result.deliveryIds.length, duplicate: result.duplicate });
     });
     for (const target of targets) this.dispatcher.notify(target);
+    if (resolved.length > 0 && this.parts.onResolved) {
+      // After the answer: updating cards at WeCom must not hold up the sender.
+      this.parts.onResolved(resolved).catch((err: unknown) => logger.warn("could not update the cards of resolved groups", { error: err }));
+    }
   }
 
   /** Puts dead deliveries back in the queue; returns how many were requeued. */

@@ -1,24 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer } from "node:net";
-import { join } from "node:path";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { alertmanagerSilences, grafanaSilences, type NewSilence, type SilencesApi } from "../../src/actions/silences.js";
-import { findBinary } from "../support/binaries.js";
-import { tempDir } from "../support/tmp.js";
+import { alertmanagerBinary, freePort, startAlertmanager, type RunningAlertmanager } from "../support/alertmanager.js";
 import { until } from "../support/wait.js";
-
-const alertmanagerBinary = findBinary("alertmanager");
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function newSilence(overrides: Partial<NewSilence> = {}): NewSilence {
   const startsAt = new Date();
@@ -38,47 +23,18 @@ function newSilence(overrides: Partial<NewSilence> = {}): NewSilence {
 // The real thing, behind a route prefix: what it stores, what it suppresses, what it
 // answers to expiries.
 describe.skipIf(!alertmanagerBinary)("silences on a real Alertmanager", () => {
-  const tmp = tempDir();
-  const amLog: string[] = [];
-  let alertmanager: ChildProcess;
+  let alertmanager: RunningAlertmanager;
   let root: string;
   let api: SilencesApi;
 
   beforeAll(async () => {
-    const port = await freePort();
-    root = `http://127.0.0.1:${port}/am`;
-    const config = join(tmp.dir, "alertmanager.yml");
-    writeFileSync(config, `route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n`);
-    alertmanager = spawn(
-      alertmanagerBinary!,
-      [
-        `--config.file=${config}`,
-        `--storage.path=${join(tmp.dir, "am-data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--web.route-prefix=/am/",
-        "--cluster.listen-address=",
-        "--log.level=warn",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    alertmanager.stderr!.on("data", (chunk: Buffer) => amLog.push(chunk.toString()));
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const ready = await fetch(`${root}/-/ready`).then((res) => res.ok, () => false);
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`Alertmanager did not become ready:\n${amLog.join("")}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    alertmanager = await startAlertmanager(`route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n`, { routePrefix: "/am/" });
+    root = alertmanager.url;
     api = alertmanagerSilences({ url: `${root}/`, timeout: 5000 });
   });
 
   afterAll(async () => {
-    if (alertmanager && alertmanager.exitCode === null) {
-      const exited = new Promise((resolve) => alertmanager.once("exit", resolve));
-      alertmanager.kill("SIGTERM");
-      await exited;
-    }
-    tmp.remove();
+    await alertmanager?.stop();
   });
 
   async function getJson<T>(path: string): Promise<T> {

@@ -301,7 +301,7 @@ describe("parseConfig: schema", () => {
       "routes.yml:3: server.rate_limit.per_ip: must be greater than 0",
       'routes.yml:8: targets.sre-robot.extra: unknown key "extra" (allowed: type, webhook, rate_limit)',
       "routes.yml:9: receivers: must have at least 1 item",
-      "routes.yml:11: route.format: must be text, markdown or textcard",
+      "routes.yml:11: route.format: must be text, markdown, textcard or card",
       "routes.yml:13: route.routes[0].template: template names may use letters, digits, _ - only",
     ]);
   });

@@ -12,7 +12,6 @@ import { renderMessages } from "../../src/render/render.js";
 import { loadTemplates, shippedTemplatesDir, type TemplateSet } from "../../src/render/templates.js";
 import { compileRouteTree, type RouteTree } from "../../src/routing/tree.js";
 import { githubEvents } from "../../src/sources/github.js";
-import type { Format } from "../../src/types.js";
 import { ROBOT } from "../support/shipped-render.js";
 import { secretScanningAlertPayload } from "../support/github-payloads.js";
 

@@ -1,6 +1,7 @@
 // The trigger and status API under /api/v1: send a message, read a message's status, list
 // dead letters and retry them. Errors shown here pass the redactor again.
 import type { Express } from "express";
+import type { Actions } from "../../actions/actions.js";
 import type { Store } from "../../outbox/contract.js";
 import { redactor } from "../../redact.js";
 import type { AcceptOptions, Accepted } from "../../service.js";
@@ -16,6 +17,7 @@ export interface ApiDeps {
   store: Pick<Store, "requestStatus" | "listDead">;
   receivers(): string[];
   hasTemplate(name: string, format: Format): boolean;
+  actions: Pick<Actions, "list">;
 }
 
 const MAX_IDEMPOTENCY_KEY = 256;
@@ -75,6 +77,26 @@ export function apiRoutes(app: Express, kit: RouteKit, deps: ApiDeps): void {
         attempts: d.attempts,
         last_error: d.lastError === undefined ? undefined : redactor.redact(d.lastError),
         created_at: new Date(d.createdAt).toISOString(),
+      })),
+    });
+  });
+
+  /** Actions taken on alert groups from WeCom (newest first), optionally of one group. */
+  app.get("/api/v1/actions", notReady, auth("api"), async (req, res) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 100) || 100, 1), 1000);
+    const group = typeof req.query.group === "string" && req.query.group !== "" ? req.query.group : undefined;
+    res.json({
+      actions: (await deps.actions.list(limit, group)).map((record) => ({
+        id: record.id,
+        group: record.group,
+        action: record.action,
+        via: record.via,
+        by: record.by,
+        at: new Date(record.at).toISOString(),
+        result: record.result,
+        ...(record.silenceId !== undefined && { silence_id: record.silenceId }),
+        ...(record.until !== undefined && { until: new Date(record.until).toISOString() }),
+        ...(record.detail !== undefined && { detail: redactor.redact(record.detail) }),
       })),
     });
   });
