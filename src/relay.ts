@@ -3,6 +3,7 @@
 // (outbox, delivery engine, HTTP) are built once, in app.ts.
 import { createHash } from "node:crypto";
 import { isAbsolute, resolve, dirname } from "node:path";
+import { actionWarnings } from "./actions/config-warnings.js";
 import { eventActions } from "./actions/event-actions.js";
 import type { ActionGroup } from "./actions/group.js";
 import { createAppChannel } from "./channels/wecom/app.js";
@@ -81,7 +82,7 @@ export class Relay {
     shareStrictestPace(targets);
 
     if (errors.length > 0 || "errors" in compiled || "errors" in loadedTemplates) return { errors };
-    const warnings = [...loaded.warnings, ...routeWarnings(compiled.routes, at), ...printedTargetWarnings(loaded, at)];
+    const warnings = [...loaded.warnings, ...routeWarnings(compiled.routes, at), ...printedTargetWarnings(loaded, at), ...actionWarnings(config, compiled.routes, at)];
     return { relay: new Relay(loaded, compiled.tree, loadedTemplates.templates, targets, warnings) };
   }
 

@@ -15,10 +15,11 @@ export function collectSecrets(value: unknown): string[] {
     }
     if (!isObject(node)) return;
     for (const [key, child] of Object.entries(node)) {
-      if (key === "url" && typeof child === "string" && /^postgres(ql)?:\/\//.test(child)) {
-        // A database URL carries its password: the URL and the password are both secrets.
-        found.add(child);
-        const password = URL.canParse(child) ? decodeURIComponent(new URL(child).password) : "";
+      if (key.endsWith("url") && typeof child === "string" && URL.canParse(child)) {
+        // A URL may carry a password (a database's always does): the password is a secret,
+        // and so is the whole database URL.
+        if (/^postgres(ql)?:\/\//.test(child)) found.add(child);
+        const password = decodeURIComponent(new URL(child).password);
         if (password !== "") found.add(password);
       } else if (SECRET_KEYS.has(key) && typeof child === "string" && child !== "") {
         found.add(child);

@@ -35,7 +35,7 @@ interface RouteNode {
 type Inherited = Pick<RouteNode, "receiver" | "format" | "template" | "mention">;
 
 /** Every route with the settings it ends up with: what `check` inspects (templates used, mentions). */
-export type EffectiveRoute = Pick<RouteNode, "path" | "format" | "template" | "mention">;
+export type EffectiveRoute = Pick<RouteNode, "path" | "receiver" | "format" | "template" | "mention">;
 
 export class RouteTree {
   constructor(private readonly root: RouteNode) {}
@@ -81,7 +81,7 @@ export function compileRouteTree(
   const compiled = compileNode(root, path, "route", defaults, receivers, errors, { skipMatchers: true });
   const routes: EffectiveRoute[] = [];
   const walk = (node: RouteNode): void => {
-    routes.push({ path: node.path, format: node.format, template: node.template, mention: node.mention });
+    routes.push({ path: node.path, receiver: node.receiver, format: node.format, template: node.template, mention: node.mention });
     node.children.forEach(walk);
   };
   walk(compiled);

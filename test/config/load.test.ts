@@ -363,6 +363,9 @@ describe("parseConfig: secrets", () => {
       "    secret: app-secret-value",
       "    agent_id: 1000002",
       `    callback: { token: callback-token, aes_key: ${"a".repeat(43)} }`,
+      "alertmanager: { url: 'http://relay:am-url-password@alertmanager:9093' }",
+      "grafana: { url: 'https://grafana.example.com', token: glsa_grafana-token }",
+      "actions: { public_url: 'https://relay.example.com', secret: action-link-secret-0123 }",
       "receivers:",
       "  - name: sre",
       "    targets: [sre-robot, key-robot, ops-app]",
@@ -381,9 +384,13 @@ describe("parseConfig: secrets", () => {
         "app-secret-value",
         "callback-token",
         "a".repeat(43),
+        "am-url-password",
+        "glsa_grafana-token",
+        "action-link-secret-0123",
       ].sort(),
     );
     expect(secrets).not.toContain("grafana");
+    expect(secrets).not.toContain("https://relay.example.com");
     expect(secrets).not.toContain("ww0123");
   });
 

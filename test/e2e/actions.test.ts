@@ -2,12 +2,11 @@
 // relay; an app target gets an interactive card, a robot a signed action link. A click,
 // sent as an encrypted callback built with WeCom's published crypto, silences the group in
 // Alertmanager and updates the card; the action page does the same in a real browser.
-import { randomBytes } from "node:crypto";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encrypt, signature } from "../../src/channels/wecom/crypto.js";
 import { alertmanagerBinary, freePort, startAlertmanager, type RunningAlertmanager } from "../support/alertmanager.js";
 import { findChromium, launchBrowser } from "../support/browser.js";
+import { cardClickCallback, postCallback } from "../support/card-click.js";
 import { DEFAULT_FAKE_APP, startFakeWeCom, type FakeWeCom, type RecordedAppMessage } from "../support/fake-wecom.js";
 import { startRelay, type RunningRelay } from "../support/relay.js";
 import { until } from "../support/wait.js";
@@ -16,6 +15,7 @@ const CALLBACK_TOKEN = "cb-token-hJqcu3uJ9Tn2";
 const AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
 const ACTION_SECRET = "action-secret-0123456789abcdef";
 const CORP = DEFAULT_FAKE_APP.corpId;
+const APP = { corpId: CORP, agentId: DEFAULT_FAKE_APP.agentId, token: CALLBACK_TOKEN, aesKey: AES_KEY };
 
 interface Silence {
   id: string;
@@ -67,6 +67,7 @@ targets:
     secret: ${DEFAULT_FAKE_APP.secret}
     agent_id: ${DEFAULT_FAKE_APP.agentId}
     to_user: [zhangsan, lisi]
+    rate_limit: { max: 100, per: 1s }
     callback: { token: ${CALLBACK_TOKEN}, aes_key: ${AES_KEY} }
   ops-robot: { type: robot, webhook: "${wecom.robotWebhook("k1")}", rate_limit: { max: 100, per: 1s } }
 receivers:
@@ -114,20 +115,8 @@ route:
 
   /** A click as WeCom reports it: encrypted, signed, posted to the target's callback URL. */
   function clickCallback(taskId: string, eventKey: string, options: { user?: string; createTime?: number; responseCode: string }) {
-    const xml =
-      `<xml><ToUserName><![CDATA[${CORP}]]></ToUserName><FromUserName><![CDATA[${options.user ?? "zhangsan"}]]></FromUserName>` +
-      `<CreateTime>${options.createTime ?? Math.floor(Date.now() / 1000)}</CreateTime><MsgType><![CDATA[event]]></MsgType>` +
-      `<Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[${eventKey}]]></EventKey><TaskId><![CDATA[${taskId}]]></TaskId>` +
-      `<CardType><![CDATA[button_interaction]]></CardType><ResponseCode><![CDATA[${options.responseCode}]]></ResponseCode>` +
-      `<AgentID>${DEFAULT_FAKE_APP.agentId}</AgentID></xml>`;
-    // A new envelope each time, as WeCom's retries have: same click, new nonce and signature.
-    const encrypted = encrypt(AES_KEY, xml, CORP);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const nonce = randomBytes(4).toString("hex");
-    const query = new URLSearchParams({ msg_signature: signature({ token: CALLBACK_TOKEN, timestamp, nonce, encrypted }), timestamp, nonce });
-    const body = `<xml><ToUserName><![CDATA[${CORP}]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt><AgentID><![CDATA[${DEFAULT_FAKE_APP.agentId}]]></AgentID></xml>`;
-    const post = (q: URLSearchParams = query) => fetch(`${relay.url}/wecom/callback/oncall-app?${q}`, { method: "POST", headers: { "content-type": "text/xml" }, body });
-    return { query, post };
+    const callback = cardClickCallback(APP, { taskId, eventKey, ...options });
+    return { query: callback.query, post: (query?: URLSearchParams) => postCallback(`${relay.url}/wecom/callback/oncall-app`, callback, query) };
   }
 
   const silencesBy = async (createdBy: string) => (await alertmanager.get<Silence[]>("/silences")).filter((s) => s.createdBy === createdBy && s.status.state === "active");
