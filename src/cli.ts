@@ -98,8 +98,8 @@ function render(args: string[]): number {
   });
   if (!values.source || !values.payload) throw new UsageError("render needs --source and --payload");
   if (!isSourceName(values.source)) throw new UsageError(`unknown source "${values.source}" (one of ${Object.keys(sourceAdapters).join(", ")})`);
-  if (values.format !== undefined && !["text", "markdown", "textcard"].includes(values.format)) {
-    throw new UsageError(`--format must be text, markdown or textcard`);
+  if (values.format !== undefined && !["text", "markdown", "textcard", "card"].includes(values.format)) {
+    throw new UsageError(`--format must be text, markdown, textcard or card`);
   }
   const built = loadRelay(configFile(values.config));
   if ("errors" in built) return printErrors(built.errors);

@@ -23,3 +23,27 @@ export function fitBytes(text: string, limit: number): string {
   }
   return out + ELLIPSIS;
 }
+
+/**
+ * How wide text reads where limits are counted in 字 (CJK characters): a Latin letter,
+ * digit or space is half of one, everything else one.
+ */
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += char.codePointAt(0)! < 0x80 ? 0.5 : 1;
+  return width;
+}
+
+/** `text` fitted into `maxWidth` 字 (see textWidth), "…" included when it had to be cut. */
+export function fitWidth(text: string, maxWidth: number): string {
+  if (textWidth(text) <= maxWidth) return text;
+  const room = maxWidth - textWidth(ELLIPSIS);
+  let out = "";
+  let width = 0;
+  for (const char of text) {
+    width += textWidth(char);
+    if (width > room) break;
+    out += char;
+  }
+  return out + ELLIPSIS;
+}

@@ -182,6 +182,30 @@ describe("wecom-relay render", () => {
     expect(stdout).toContain("RenderMe");
   });
 
+  it("renders an alert group as an interactive card for an app target with --format card", async () => {
+    const config = file(
+      "card.yml",
+      [
+        "alertmanager: { url: 'http://alertmanager:9093' }",
+        "actions: { public_url: 'https://relay.example.com', secret: render-action-secret-0123 }",
+        "targets:",
+        `  app: { type: app, corp_id: ww1, secret: app-secret-0123, agent_id: 1000002, to_user: [zhangsan], callback: { token: cb, aes_key: ${"a".repeat(43)} } }`,
+        "receivers:",
+        "  - { name: oncall, targets: [app] }",
+        "route: { receiver: oncall }",
+      ].join("\n"),
+    );
+    const payload = file("card-alert.json", JSON.stringify(alertmanagerPayload([{ name: "CardMe", severity: "critical" }])));
+    const { code, stdout } = await run(["render", "--config", config, "--source", "alertmanager", "--format", "card", "--payload", payload]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^--- receiver=oncall target=app msgtype=template_card part=1\/1 bytes=\d+\n/);
+    const card = JSON.parse(stdout.split("\n")[1]!) as { card_type: string; button_list: { text: string }[]; card_action: { url: string } };
+    expect(card.card_type).toBe("button_interaction");
+    expect(card.button_list.map((button) => button.text)).toEqual(["Ack", "Silence 1h", "Silence 4h", "Silence 24h"]);
+    expect(card.card_action.url).toMatch(/^https:\/\/relay\.example\.com\/actions\/g[\w-]+\?e=\d+&s=[\w-]{43}$/);
+    expect(stdout).not.toContain("render-action-secret-0123");
+  });
+
   it("splits a long message into numbered parts within the byte limit", async () => {
     const alerts = Array.from({ length: 60 }, (_, i) => ({ name: `Long${i}`, summary: "很长的摘要".repeat(30) }));
     const payload = file("storm.json", JSON.stringify(alertmanagerPayload(alerts)));

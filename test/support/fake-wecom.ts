@@ -341,6 +341,16 @@ function textOver(value: unknown, limit: number, field: string): JsonReply | und
   return undefined;
 }
 
+/** Button texts are counted in 字: a Latin character is half of one. */
+function widthOver(value: unknown, limit: number, field: string): JsonReply | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") return wecomError(40058, `invalid ${field}`);
+  let width = 0;
+  for (const char of value) width += char.codePointAt(0)! < 0x80 ? 0.5 : 1;
+  if (width > limit) return wecomError(40058, `${field} exceed max length ${limit}`);
+  return undefined;
+}
+
 /** Links in cards, checked as WeCom checks textcard urls: scheme required, at most 2048 bytes. */
 function urlError(value: unknown, field: string): JsonReply | undefined {
   if (typeof value !== "string" || value === "") return wecomError(40058, `${field} missing`);
@@ -416,7 +426,7 @@ function buttonListError(buttons: unknown): JsonReply | undefined {
     if (!isObject(button) || typeof button.text !== "string" || button.text === "") {
       return wecomError(42020, "missing button name");
     }
-    const text = textOver(button.text, BUTTON_TEXT_LIMIT, `${field}.text`);
+    const text = widthOver(button.text, BUTTON_TEXT_LIMIT, `${field}.text`);
     if (text) return text;
     if (button.type === 1) {
       const error = urlError(button.url, `${field}.url`);

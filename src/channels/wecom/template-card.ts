@@ -11,7 +11,7 @@
 //   main_title.title         ≤36 characters; main_title.desc ≤44
 //   sub_title_text           ≤160 characters
 //   horizontal_content_list  ≤6 rows; keyname ≤5 characters, value ≤30; type 1 = link (url)
-//   button_list              ≤6 buttons; text ≤10 characters; style 1–4 (other values: 1);
+//   button_list              ≤6 buttons; text ≤10 字 (a Latin character counts half); style 1–4 (other values: 1);
 //                            key ≤1024 bytes, unique, required for callback buttons (type 0)
 //   card_action              optional for this card type; type 1 = open url
 //   source.desc ≤20, emphasis_content title ≤14 / desc ≤22 (not used here)
@@ -22,7 +22,7 @@
 // nothing it sends depends on how a client cuts. Counted in code points, as truncate.ts does.
 // message/update_template_card (path/94945, internal path/94888) takes the same card, plus
 // the response_code from the send reply or the click callback: one use, within 72 h.
-import { keepChars } from "../../truncate.js";
+import { fitWidth, keepChars } from "../../truncate.js";
 
 export const CARD_LIMITS = {
   taskIdBytes: 128,
@@ -161,7 +161,8 @@ function buildButtons(buttons: readonly CardButton[]): Record<string, unknown>[]
     if (seen.has(button.key)) return `${field}.key "${keepChars(button.key, 40)}" is used twice`;
     seen.add(button.key);
     if (button.text.trim() === "") return `${field}.text is empty`;
-    const text = fitChars(button.text, CARD_LIMITS.buttonTextChars);
+    // "10 字": "Silence 24h" fits, as it does on WeCom's clients.
+    const text = fitWidth(button.text, CARD_LIMITS.buttonTextChars);
     const entry: Record<string, unknown> = { text, key: button.key };
     // WeCom shows any other style as 1.
     if (button.style !== undefined && [1, 2, 3, 4].includes(button.style)) entry.style = button.style;

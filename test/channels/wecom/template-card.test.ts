@@ -8,6 +8,7 @@ import {
   type CardInput,
 } from "../../../src/channels/wecom/template-card.js";
 import { DEFAULT_FAKE_APP, startFakeWeCom, type FakeWeCom } from "../../support/fake-wecom.js";
+import { textWidth } from "../../../src/truncate.js";
 
 const base: CardInput = {
   taskId: "am-7f3c-1718000000",
@@ -39,13 +40,18 @@ function refusal(input: Partial<CardInput>): string {
 }
 
 const chars = (text: string): number => Array.from(text).length;
+
+it("fits \"Silence 24h\" on a button: Latin characters count half a 字", () => {
+  const built = buttonInteractionCard({ taskId: "t1", title: "t", labels: [], buttons: [{ text: "Silence 24h", key: "s" }, { text: "静默二十四小时以上的告警", key: "z" }] });
+  expect(built.ok && (built.card.button_list as { text: string }[]).map((b) => b.text)).toEqual(["Silence 24h", "静默二十四小时以上…"]);
+});
 /** True when no surrogate pair was split (the text survives a UTF-8 round trip). */
 const whole = (text: string): boolean => Buffer.from(text, "utf8").toString("utf8") === text;
 
 type Row = { keyname: string; value: string; type?: number; url?: string };
 const rowsOf = (card: Record<string, unknown>): Row[] => (card.horizontal_content_list as Row[] | undefined) ?? [];
 
-/** Every text the card shows, with the character limit it must keep to. */
+/** Every text the card shows, with the character limit it must keep to (button texts: width in 字, see textWidth). */
 function texts(card: Record<string, unknown>): Array<[string, string, number]> {
   const mainTitle = card.main_title as { title: string; desc?: string };
   const out: Array<[string, string, number]> = [["main_title.title", mainTitle.title, CARD_LIMITS.titleChars]];
@@ -113,7 +119,7 @@ describe("buttonInteractionCard", () => {
     });
 
     for (const [field, text, limit] of texts(card)) {
-      expect(chars(text), field).toBeLessThanOrEqual(limit);
+      expect(field === "button.text" ? textWidth(text) : chars(text), field).toBeLessThanOrEqual(limit);
       expect(chars(text), field).toBeGreaterThan(0);
       expect(whole(text), field).toBe(true);
       // Everything but the link row's own label came from the long input.
