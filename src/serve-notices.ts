@@ -18,7 +18,7 @@ export function unauthenticatedSources(auth: Config["auth"]): string[] {
   if (!hasCredential(auth.alertmanager)) open.push("alertmanager");
   if (!hasCredential(auth.grafana) && auth.grafana?.hmac === undefined) open.push("grafana");
   if (auth.github?.secret === undefined) open.push("github");
-  if (!hasCredential(auth.api)) open.push("api");
+  if (!hasCredential(auth.api) && auth.api?.jwt === undefined) open.push("api");
   return open;
 }
 

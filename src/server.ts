@@ -1,7 +1,8 @@
 // Builds the express app over a Service: each route file gets the narrow part of the
 // service it uses; parsing, auth and answers live there, the pipeline in Service and Relay.
 import express from "express";
-import { addressList } from "./http/client-address.js";
+import { requireAddress } from "./http/access-list.js";
+import { matcherFor } from "./http/client-address.js";
 import { errorHandler, HttpError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
 import type { Actions } from "./actions/actions.js";
@@ -37,12 +38,10 @@ export function createApp(service: Service, actions: Actions): express.Express {
   const config = () => service.relay.config;
 
   // req.ip: the TCP peer, or through X-Forwarded-For when the peer is a trusted proxy.
-  let trusted = { cidrs: undefined as readonly string[] | undefined, check: addressList([]) };
-  app.set("trust proxy", (address: string) => {
-    const cidrs = config().server.trust_proxy;
-    if (trusted.cidrs !== cidrs) trusted = { cidrs, check: addressList(cidrs ?? []) };
-    return trusted.check(address);
-  });
+  const noProxies: string[] = [];
+  app.set("trust proxy", (address: string) => matcherFor(config().server.trust_proxy ?? noProxies)(address));
+  // server.allow / server.deny: before anything else, the body unread.
+  app.use(requireAddress(() => config().server));
 
   const kit = createRouteKit({
     server: () => config().server,

@@ -36,7 +36,7 @@ export function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
     case "invalid_key":
       return `invalid name: ${issue.issues.map((inner) => inner.message).join("; ")}`;
     case "invalid_union":
-      return unionMessage(issue, schema);
+      return issue.input === undefined ? "is required" : unionMessage(issue, schema);
     default:
       return undefined;
   }

@@ -2,6 +2,7 @@
 // rest of the program only sees milliseconds and bytes.
 import { z } from "zod";
 import { parseCidr } from "../http/client-address.js";
+import { isPublicKeyPem } from "../http/jwt-keys.js";
 import { parseListen } from "../listen.js";
 import { parseBytes, parseDuration } from "./units.js";
 
@@ -56,17 +57,45 @@ const credentialFields = {
   basic_auth: z.strictObject({ username: z.string().min(1), password: secret }).optional(),
 };
 
+const cidr = z.string().refine((text) => parseCidr(text) !== undefined, "must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8");
+
+/** Client addresses let in (allow) or kept out (deny); a request outside them gets 403 before its body is read. */
+const addressLists = {
+  allow: z.array(cidr).min(1, "must list at least one address or CIDR (leave allow out to let every address in)").optional(),
+  deny: z.array(cidr).optional(),
+};
+
+/**
+ * JWTs on the trigger API, verified with one key: a JWKS URL (cached, fetched again for an
+ * unknown kid), a PEM public key, or an HMAC secret (its UTF-8 bytes). iss and aud are required.
+ */
+const jwtAuth = z
+  .strictObject({
+    jwks_url: z.url().optional(),
+    public_key: z.string().refine(isPublicKeyPem, "must be a PEM public key (RSA, EC P-256/P-384/P-521 or Ed25519) or certificate").optional(),
+    secret: z.string().min(32, "must be at least 32 characters (HS256 needs a 256-bit key)").optional(),
+    issuer: z.string().min(1),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  })
+  .refine((jwt) => [jwt.jwks_url, jwt.public_key, jwt.secret].filter((key) => key !== undefined).length === 1, {
+    message: "give exactly one of jwks_url, public_key or secret",
+  });
+
 const oneCredential = (auth: { bearer_token?: string | undefined; basic_auth?: unknown }) =>
   !(auth.bearer_token !== undefined && auth.basic_auth !== undefined);
 const oneCredentialMessage = { message: "use bearer_token or basic_auth, not both" };
 
-/** Inbound credentials: a bearer token or basic auth (none configured: open). */
-const bearerOrBasic = z.strictObject(credentialFields).refine(oneCredential, oneCredentialMessage);
+/** Inbound credentials: a bearer token or basic auth (none configured: open), and address lists. */
+const bearerOrBasic = z.strictObject({ ...credentialFields, ...addressLists }).refine(oneCredential, oneCredentialMessage);
+
+/** The trigger API also takes JWTs, beside (or instead of) the static credentials. */
+const apiAuth = z.strictObject({ ...credentialFields, ...addressLists, jwt: jwtAuth.optional() }).refine(oneCredential, oneCredentialMessage);
 
 /** Grafana may also sign bodies: lower-case hex HMAC-SHA256, optionally over "<ts>:<body>". */
 const grafanaAuth = z
   .strictObject({
     ...credentialFields,
+    ...addressLists,
     hmac: z
       .strictObject({
         secret,
@@ -188,7 +217,9 @@ export const configSchema = z.strictObject({
        * Addresses or CIDRs of reverse proxies in front of the relay: from them, the client
        * address is taken from X-Forwarded-For (for the per-client rate limit).
        */
-      trust_proxy: z.array(z.string().refine((text) => parseCidr(text) !== undefined, "must be an IPv4 or IPv6 address or CIDR, e.g. 10.0.0.0/8")).optional(),
+      trust_proxy: z.array(cidr).optional(),
+      /** Only these client addresses may send anything (403 for the others); deny wins over allow. */
+      ...addressLists,
       /** Bodies held in memory at once, over every request being read or handled (503 past it). */
       max_buffered: byteSize.default(32 * 1024 * 1024),
       /** Open connections at once; more are refused by the OS queue. Read at start. */
@@ -245,8 +276,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       alertmanager: bearerOrBasic.optional(),
       grafana: grafanaAuth.optional(),
-      github: z.strictObject({ secret }).optional(),
-      api: bearerOrBasic.optional(),
+      github: z.strictObject({ secret: secret.optional(), ...addressLists }).optional(),
+      api: apiAuth.optional(),
     })
     .prefault({}),
   alertmanager: alertmanagerApi.optional(),
@@ -275,6 +306,9 @@ export type LogTargetConfig = z.output<typeof logTarget>;
 export type ReceiverConfig = Config["receivers"][number];
 export type RateLimit = z.output<typeof rateLimit>;
 export type InboundCredentials = z.output<typeof bearerOrBasic>;
+export type ApiAuthConfig = z.output<typeof apiAuth>;
+export type JwtConfig = z.output<typeof jwtAuth>;
+export type AddressRules = { allow?: string[] | undefined; deny?: string[] | undefined };
 export type AlertmanagerApiConfig = z.output<typeof alertmanagerApi>;
 export type GrafanaApiConfig = z.output<typeof grafanaApi>;
 export type ActionsConfig = z.output<typeof actions>;

@@ -1,8 +1,13 @@
-// Inbound authentication per source: bearer token or basic auth, compared in constant time.
+// Inbound authentication per source: bearer token or basic auth, compared in constant time;
+// on the trigger API also a JWT (see jwt.ts), beside the static credentials.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
-import type { InboundCredentials } from "../config/schema.js";
+import type { InboundCredentials, JwtConfig } from "../config/schema.js";
 import { HttpError } from "./errors.js";
+import { jwtVerifierFor, looksLikeJwt, type JwtVerifier } from "./jwt.js";
+
+/** What a source may be authenticated with: static credentials, and for the API a JWT. */
+export type Credentials = Pick<InboundCredentials, "bearer_token" | "basic_auth"> & { jwt?: JwtConfig | undefined };
 
 /** Constant-time string equality that also hides the length (both sides are hashed). */
 export function safeEqual(a: string, b: string): boolean {
@@ -10,7 +15,7 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-function expectedHeader(auth: InboundCredentials): string | undefined {
+function expectedHeader(auth: Credentials): string | undefined {
   if (auth.bearer_token !== undefined) return `Bearer ${auth.bearer_token}`;
   if (auth.basic_auth === undefined) return undefined;
   const { username, password } = auth.basic_auth;
@@ -18,20 +23,30 @@ function expectedHeader(auth: InboundCredentials): string | undefined {
 }
 
 /** Requires the configured credentials; passes everything when none are configured. */
-export function requireAuth(getAuth: () => InboundCredentials | undefined): RequestHandler {
-  return (req, _res, next) => {
+export function requireAuth(getAuth: () => Credentials | undefined, verifierFor: (config: JwtConfig) => JwtVerifier = jwtVerifierFor): RequestHandler {
+  return async (req, _res, next) => {
     const auth = getAuth();
     const expected = auth && expectedHeader(auth);
-    if (expected === undefined) return next();
+    const jwt = auth?.jwt;
+    if (expected === undefined && jwt === undefined) return next();
     const given = req.headers.authorization ?? "";
     // The scheme is case-insensitive (RFC 7235); the credentials are not.
     const normalised = given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
-    if (!safeEqual(normalised, expected)) {
-      const scheme = expected.startsWith("Bearer") ? "Bearer" : 'Basic realm="wecom-relay"';
-      throw new HttpError(401, given ? "invalid credentials" : "authentication required", { reason: "unauthorized", headers: {
-        "WWW-Authenticate": scheme,
+    if (expected !== undefined && safeEqual(normalised, expected)) return next();
+    const bearer = /^Bearer (\S+)$/.exec(normalised)?.[1];
+    if (jwt !== undefined && bearer !== undefined && looksLikeJwt(bearer)) {
+      const check = await verifierFor(jwt)(bearer);
+      if (check.ok) return next();
+      if ("unavailable" in check) {
+        throw new HttpError(503, "cannot verify the token now: the signing keys (jwks_url) could not be fetched", { reason: "jwks_unavailable", headers: { "Retry-After": "5" } });
+      }
+      throw new HttpError(401, "invalid token", { detail: { reason: check.reason }, reason: "unauthorized", headers: {
+        "WWW-Authenticate": `Bearer error="invalid_token", error_description="${check.reason}"`,
       } });
     }
-    next();
+    const scheme = expected === undefined || expected.startsWith("Bearer") ? "Bearer" : 'Basic realm="wecom-relay"';
+    throw new HttpError(401, given ? "invalid credentials" : "authentication required", { reason: "unauthorized", headers: {
+      "WWW-Authenticate": scheme,
+    } });
   };
 }

@@ -2,6 +2,7 @@
 // the address that proxy put in X-Forwarded-For (walking back through trusted proxies
 // only, so a client cannot choose its own address by sending the header itself).
 import { BlockList, isIP } from "node:net";
+import type { Request } from "express";
 
 /** "10.0.0.0/8", "2001:db8::/32", a bare address, or undefined when not one. */
 export function parseCidr(text: string): { address: string; prefix: number; family: "ipv4" | "ipv6" } | undefined {
@@ -32,4 +33,21 @@ export function addressList(cidrs: readonly string[]): (address: string) => bool
     const version = isIP(normalized);
     return version !== 0 && list.check(normalized, version === 4 ? "ipv4" : "ipv6");
   };
+}
+
+const compiled = new WeakMap<readonly string[], (address: string) => boolean>();
+
+/** `addressList` of a loaded config's list, built once per list (a reload brings new lists). */
+export function matcherFor(cidrs: readonly string[]): (address: string) => boolean {
+  let matcher = compiled.get(cidrs);
+  if (matcher === undefined) {
+    matcher = addressList(cidrs);
+    compiled.set(cidrs, matcher);
+  }
+  return matcher;
+}
+
+/** The client: through trusted proxies (express's req.ip with trust_proxy), else the TCP peer. */
+export function clientAddress(req: Request): string | undefined {
+  return req.ip ?? req.socket.remoteAddress;
 }

@@ -5,6 +5,8 @@ import { logger } from "../log.js";
 /** Why a request was refused: the `reason` label of wecom_relay_requests_rejected_total, a closed set. */
 export const REJECTION_REASONS = [
   "aborted",
+  "address_denied",
+  "address_not_allowed",
   "bad_content_type",
   "bad_encoding",
   "bad_form",
@@ -15,6 +17,7 @@ export const REJECTION_REASONS = [
   "busy",
   "error",
   "internal",
+  "jwks_unavailable",
   "not_dead",
   "not_found",
   "not_ready",

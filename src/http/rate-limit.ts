@@ -1,6 +1,7 @@
 // Inbound rate limit per client address: a fixed window per address, answered with 429
 // and Retry-After. Bounded memory: windows are forgotten once they end.
 import type { RequestHandler } from "express";
+import { clientAddress } from "./client-address.js";
 import { HttpError } from "./errors.js";
 
 export interface InboundRateLimit {
@@ -18,7 +19,7 @@ export function inboundRateLimit(getLimit: () => InboundRateLimit | undefined, n
     if (!limit) return next();
     const at = now();
     // The client, seen through trusted proxies (server.trust_proxy); else the TCP peer.
-    const address = req.ip ?? req.socket.remoteAddress ?? "unknown";
+    const address = clientAddress(req) ?? "unknown";
     let window = windows.get(address);
     if (!window || at - window.start >= limit.perMs) {
       windows.delete(address); // re-insert so Map order stays oldest-first

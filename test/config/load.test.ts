@@ -219,7 +219,7 @@ describe("parseConfig: YAML syntax", () => {
 describe("parseConfig: schema", () => {
   it("names an unknown key at its line, with the keys allowed there", () => {
     expect(errorsOf(["server:", "  lisen: :8080", ...MINIMAL])).toEqual([
-      'routes.yml:2: server.lisen: unknown key "lisen" (allowed: listen, max_body, rate_limit, trust_proxy, max_buffered, max_connections, header_timeout, request_timeout, keep_alive_timeout)',
+      'routes.yml:2: server.lisen: unknown key "lisen" (allowed: listen, max_body, rate_limit, trust_proxy, allow, deny, max_buffered, max_connections, header_timeout, request_timeout, keep_alive_timeout)',
     ]);
   });
 
@@ -263,7 +263,7 @@ describe("parseConfig: schema", () => {
       ...MINIMAL,
     ];
     expect(errorsOf(lines)).toEqual([
-      'routes.yml:2: auth.alertmanager.token: unknown key "token" (allowed: bearer_token, basic_auth)',
+      'routes.yml:2: auth.alertmanager.token: unknown key "token" (allowed: bearer_token, basic_auth, allow, deny)',
       "routes.yml:3: auth.grafana.basic_auth.password: is required",
       "routes.yml:4: auth.api: use bearer_token or basic_auth, not both",
     ]);

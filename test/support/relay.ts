@@ -28,13 +28,16 @@ export function metricValue(exposition: string, name: string, labels: Record<str
   return total;
 }
 
-/** `port` fixes the port (for a config that names the relay's own URL); default: any free one. */
-export async function startRelay(configYaml: string, options: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number } = {}): Promise<RunningRelay> {
+/**
+ * `port` fixes the port (for a config that names the relay's own URL); default: any free one.
+ * `host` "::" listens on IPv6 too (IPv4 clients then show as IPv4-mapped addresses); `url` stays on 127.0.0.1.
+ */
+export async function startRelay(configYaml: string, options: { env?: NodeJS.ProcessEnv; dataDir?: string; port?: number; host?: string } = {}): Promise<RunningRelay> {
   const tmp = tempDir();
   const configFile = join(tmp.dir, "routes.yml");
   writeFileSync(configFile, configYaml);
   const dataDir = options.dataDir ?? join(tmp.dir, "data");
-  const started = await startApp({ configFile, dataDir, env: options.env ?? {}, listen: { host: "127.0.0.1", port: options.port ?? 0 } });
+  const started = await startApp({ configFile, dataDir, env: options.env ?? {}, listen: { host: options.host ?? "127.0.0.1", port: options.port ?? 0 } });
   if ("errors" in started) throw new Error(`config errors: ${JSON.stringify(started.errors)}`);
   const { service, server, address } = started.app;
   const url = `http://127.0.0.1:${address.port}`;

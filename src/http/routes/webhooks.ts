@@ -46,7 +46,7 @@ export function webhookRoutes(app: Express, kit: RouteKit, deps: WebhookDeps): v
   app.post("/webhook/grafana", notReady, auth("grafana"), readBody, grafanaSignature, jsonBody(), queueEvents(sourceAdapters.grafana));
 
   const githubSignature = requireGithubSignature(() => deps.auth().github?.secret);
-  app.post("/webhook/github", notReady, readBody, githubSignature, jsonBody({ form: true }), async (req, res) => {
+  app.post("/webhook/github", notReady, auth("github"), readBody, githubSignature, jsonBody({ form: true }), async (req, res) => {
     const delivery = req.get("X-GitHub-Delivery");
     const signed = deps.auth().github?.secret !== undefined;
     if (delivery !== undefined && !DELIVERY_ID.test(delivery)) {
