@@ -12,9 +12,11 @@ import { createHttpServer } from "./http/http-server.js";
 import { parseListen } from "./listen.js";
 import { createMetrics } from "./metrics.js";
 import { openStore } from "./outbox/open.js";
+import { packageVersion } from "./paths.js";
 import { bestEffortErrors, Relay, type RelayDeps } from "./relay.js";
 import { createApp } from "./server.js";
 import { dispatcherOptions, Service } from "./service.js";
+import { startTracer } from "./tracing/tracer.js";
 
 /** Loads a config file and builds a Relay from it; every error carries file:line. */
 export function loadRelay(
@@ -58,7 +60,9 @@ export async function startService(options: AppOptions): Promise<{ service: Serv
   if ("errors" in built) return built;
   const { storage } = built.relay.config;
   const store = await openStore(storage, options.dataDir);
-  const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay), { leaseMs: storage.lease, ...options.delivery });
+  // The OpenTelemetry SDK is loaded here only when `tracing` is configured.
+  const tracer = await startTracer(built.relay.config.tracing, packageVersion());
+  const dispatcher = new Dispatcher(store, metrics, dispatcherOptions(built.relay), { leaseMs: storage.lease, tracer, ...options.delivery });
   let relay = (): Relay => built.relay;
   const actions = new Actions({
     log: store.actions,
@@ -72,6 +76,7 @@ export async function startService(options: AppOptions): Promise<{ service: Serv
     store,
     dispatcher,
     metrics,
+    tracer,
     configFile: options.configFile,
     load: () => loadRelay(options.configFile, env, deps),
     onResolved: (groups) => actions.resolved(groups),

@@ -5,6 +5,7 @@ import { requireAddress } from "./http/access-list.js";
 import { matcherFor } from "./http/client-address.js";
 import { errorHandler, HttpError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
+import { receiveSpan, requestTraceFields } from "./http/receive-span.js";
 import type { Actions } from "./actions/actions.js";
 import { callbackMessageType, parseCardClick } from "./actions/card-click.js";
 import { actionPageRoutes } from "./http/routes/actions.js";
@@ -18,6 +19,14 @@ import { ENDPOINTS } from "./metric-series.js";
 import type { Service } from "./service.js";
 
 const KNOWN_WEBHOOKS = new Set(["alertmanager", "grafana", "github"]);
+
+/** The requests that bring notifications: each gets a receive span and a trace id. */
+const NOTIFICATION_ROUTES = [
+  ["/webhook/alertmanager", "alertmanager"],
+  ["/webhook/grafana", "grafana"],
+  ["/webhook/github", "github"],
+  ["/api/v1/messages", "api"],
+] as const;
 
 /**
  * The endpoint a path belongs to, for the rejection metric: a fixed set, so no client can
@@ -42,6 +51,7 @@ export function createApp(service: Service, actions: Actions): express.Express {
   app.set("trust proxy", (address: string) => matcherFor(config().server.trust_proxy ?? noProxies)(address));
   // server.allow / server.deny: before anything else, the body unread.
   app.use(requireAddress(() => config().server));
+  for (const [route, source] of NOTIFICATION_ROUTES) app.post(route, receiveSpan(() => service.tracer, route, source));
 
   const kit = createRouteKit({
     server: () => config().server,
@@ -94,9 +104,9 @@ export function createApp(service: Service, actions: Actions): express.Express {
 
   app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`, { reason: "not_found" })));
   app.use(
-    errorHandler((req, err) => {
+    errorHandler((req, err, res) => {
       service.metrics.requestsRejected.inc({ source: endpointOf(req.path), reason: err.reason });
-      if (err.status < 500) logger.info("request rejected", { path: req.path, status: err.status, error: err.message });
+      if (err.status < 500) logger.info("request rejected", { path: req.path, status: err.status, error: err.message, ...requestTraceFields(res) });
     }),
   );
   return app;

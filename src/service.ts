@@ -9,6 +9,8 @@ import { createSeries } from "./metric-series.js";
 import { warmUp } from "./warm-up.js";
 import type { ActionGroup } from "./actions/group.js";
 import type { Relay } from "./relay.js";
+import { traceFields } from "./tracing/trace-context.js";
+import type { Span, Tracer } from "./tracing/tracer.js";
 import type { Event, Match, Message } from "./types.js";
 
 /** What a Service is built from (by the composition root, app.ts). */
@@ -17,6 +19,8 @@ export interface ServiceParts {
   store: Store;
   dispatcher: Dispatcher;
   metrics: Metrics;
+  /** Spans of each notification (ids only when tracing is off); shut down with the service. */
+  tracer: Tracer;
   /** The config file, named in log lines. */
   configFile: string;
   /** Loads the config file again into a new Relay, for reload. */
@@ -56,6 +60,8 @@ export interface AcceptOptions {
   idempotencyWindowMs?: number;
   /** Matches decided by the caller (the API names its receiver) instead of the routes. */
   match?: Match;
+  /** The request's receive span: routing, rendering and the commit are its children, and the messages carry its trace. */
+  trace?: Span | undefined;
 }
 
 interface PendingWrite {
@@ -63,6 +69,8 @@ interface PendingWrite {
   messages: Message[];
   groups: ActionGroup[];
   request: AcceptRequest;
+  receive: Span;
+  commit: Span;
   resolve: (accepted: Accepted) => void;
   reject: (err: unknown) => void;
 }
@@ -86,12 +94,14 @@ export class Service {
   readonly store: Store;
   readonly dispatcher: Dispatcher;
   readonly metrics: Metrics;
+  readonly tracer: Tracer;
 
   constructor(private readonly parts: ServiceParts) {
     this.current = parts.relay;
     this.store = parts.store;
     this.dispatcher = parts.dispatcher;
     this.metrics = parts.metrics;
+    this.tracer = parts.tracer;
   }
 
   /** Watches the outbox's health; delivery was started by the dispatcher. */
@@ -143,7 +153,9 @@ export class Service {
     // A request that slipped past the readiness check while shutting down: refuse it
     // (503, the sender retries) rather than write to a closing outbox.
     if (this.stopped) return Promise.reject(new ShuttingDownError());
-    const { messages, groups } = this.routeAll(events, options.match);
+    // A caller without a request (none in the relay today) still gets a trace of its own.
+    const receive = options.trace ?? this.tracer.receive("accept", undefined, {});
+    const { messages, groups } = this.routeAll(events, options.match, receive);
     const now = Date.now();
     const request: AcceptRequest = {
       messages,
@@ -151,24 +163,37 @@ export class Service {
       ...(options.idempotencyKey !== undefined && { idempotencyKey: options.idempotencyKey }),
       ...(options.idempotencyWindowMs !== undefined && { idempotencyUntil: now + options.idempotencyWindowMs }),
     };
-    return new Promise<Accepted>((resolve, reject) => {
-      this.pendingWrites.push({ events, messages, groups, request, resolve, reject });
+    const commit = this.tracer.child(receive, "outbox commit", { "db.system.name": this.store.driver === "postgres" ? "postgresql" : "sqlite" });
+    const accepted = new Promise<Accepted>((resolve, reject) => {
+      this.pendingWrites.push({ events, messages, groups, request, receive, commit, resolve, reject });
       if (this.pendingWrites.length === 1 && this.writing.size < this.maxWrites) setImmediate(() => void this.flushWrites());
     });
+    if (options.trace === undefined) accepted.then(() => receive.end(), () => receive.end());
+    return accepted;
   }
 
-  private routeAll(events: readonly Event[], match: Match | undefined): { messages: Message[]; groups: ActionGroup[] } {
+  /** Routes and renders each event (a span each); every message carries the request's trace. */
+  private routeAll(events: readonly Event[], match: Match | undefined, receive: Span): { messages: Message[]; groups: ActionGroup[] } {
     const relay = this.current;
+    const trace = receive.context;
     const messages: Message[] = [];
     const groups: ActionGroup[] = [];
     for (const event of events) {
-      const routed = match ? relay.render(event, [match]) : relay.route(event);
+      const routing = this.tracer.child(receive, "route", { "wecom_relay.source": event.source });
+      const matches = match ? [match] : relay.routes.match(event.labels);
+      if (this.tracer.exporting) routing.set({ "wecom_relay.receivers": matches.map((m) => m.receiver), "wecom_relay.routes": matches.map((m) => m.route) });
+      routing.end();
+      const rendering = this.tracer.child(receive, "render");
+      const routed = relay.render(event, matches);
+      if (this.tracer.exporting) rendering.set({ "wecom_relay.messages": routed.messages.length, "wecom_relay.templates": matches.map((m) => `${m.template}.${m.format}`) });
       for (const routedMatch of routed.matches) this.metrics.eventsRouted.inc({ receiver: routedMatch.receiver });
       for (const fallback of routed.fallbacks) {
         this.metrics.renderFallbacks.inc({ template: fallback.template });
-        logger.error("template failed at render time; sent a plain rendering", fallback);
+        rendering.fail(`template ${fallback.template} failed; sent a plain rendering`);
+        logger.error("template failed at render time; sent a plain rendering", { ...fallback, ...traceFields(rendering.context) });
       }
-      messages.push(...routed.messages);
+      rendering.end();
+      for (const message of routed.messages) messages.push({ ...message, trace });
       if (routed.group) groups.push(routed.group);
     }
     return { messages, groups };
@@ -194,8 +219,12 @@ export class Service {
       this.answer(batch, written);
     } catch (err) {
       this.outboxFailed(err);
-      logger.error("outbox write failed; requests answered with an error", { requests: batch.length, error: err });
-      for (const pending of batch) pending.reject(err);
+      logger.error("outbox write failed; requests answered with an error", { requests: batch.length, error: err, trace_ids: batch.map((pending) => pending.receive.context.traceId) });
+      for (const pending of batch) {
+        pending.commit.fail("outbox write failed");
+        pending.commit.end();
+        pending.reject(err);
+      }
     } finally {
       this.writing.delete(writing);
       done();
@@ -208,6 +237,15 @@ export class Service {
     const resolved: ActionGroup[] = [];
     batch.forEach((pending, i) => {
       const result = written[i]!;
+      if (this.tracer.exporting) {
+        const stored = { "wecom_relay.request_id": result.requestId, "wecom_relay.delivery_ids": result.deliveryIds, "wecom_relay.duplicate": result.duplicate };
+        pending.commit.set({ ...stored, "wecom_relay.batch_requests": batch.length });
+        pending.receive.set(stored);
+      }
+      pending.commit.end();
+      if (logger.isDebugEnabled()) {
+        logger.debug("queued", { ...traceFields(pending.receive.context), request_id: result.requestId, delivery_ids: result.deliveryIds, duplicate: result.duplicate });
+      }
       if (!result.duplicate) {
         // Counted once committed: a redelivery or a failed write is not a received event.
         for (const event of pending.events) this.metrics.eventsReceived.inc({ source: event.source, status: event.status ?? "none" });
@@ -244,6 +282,9 @@ export class Service {
       logger.error("config reload failed; keeping the current config", { errors });
       return { ok: false, errors };
     }
+    if (JSON.stringify(built.relay.config.tracing) !== JSON.stringify(this.current.config.tracing)) {
+      logger.warn("config reloaded, but tracing settings are read at start only: restart to apply them");
+    }
     this.install(built.relay);
     this.metrics.configReloads.inc({ result: "success" });
     logger.info("config reloaded", { file: this.parts.configFile });
@@ -275,6 +316,8 @@ export class Service {
     await this.flushWrites();
     await this.dispatcher.stop();
     await this.store.close();
+    // After the last send: its span is exported with the rest.
+    await this.tracer.shutdown().catch((err: unknown) => logger.warn("tracing: spans not exported at shutdown", { error: err }));
   }
 
   private install(relay: Relay): void {

@@ -41,6 +41,19 @@ export interface Match {
   route: string;
 }
 
+/**
+ * Where a notification's trace stands (W3C trace context): its trace id and the span that
+ * received it. Stored with every message it became, so each send attempt, on any replica,
+ * joins the trace and links to that span.
+ */
+export interface TraceRef {
+  /** 32 lower-case hex digits. */
+  traceId: string;
+  /** 16 lower-case hex digits. */
+  spanId: string;
+  sampled: boolean;
+}
+
 /** What goes out: a card route becomes a template_card, or a textcard/text where a card cannot be. */
 export type MessageType = TemplateFormat | "textcard" | "template_card";
 
@@ -62,6 +75,8 @@ export interface Message {
   card?: { title: string; url: string };
   /** The alert group this message can act on; for a template_card, its task id (`content` is the card's JSON). */
   action?: { group: string; task?: string };
+  /** The notification's trace (absent from digests and from rows stored before tracing existed). */
+  trace?: TraceRef;
 }
 
 export type DeliveryState = "queued" | "sent" | "dead";

@@ -10,9 +10,14 @@ export interface CardUpdate {
   card?: Record<string, unknown>;
 }
 
+/** What a send is part of: the fields its log lines carry (trace, span, delivery ids). */
+export interface SendContext {
+  log: Record<string, unknown>;
+}
+
 export interface Channel {
   readonly kind: "robot" | "app";
-  send(message: Message): Promise<SendResult>;
+  send(message: Message, context?: SendContext): Promise<SendResult>;
   /** App channels only: updates a sent card for every recipient of the target. */
   updateCard?(update: CardUpdate): Promise<SendResult>;
 }

@@ -280,6 +280,15 @@ export const configSchema = z.strictObject({
       api: apiAuth.optional(),
     })
     .prefault({}),
+  /** OpenTelemetry spans over OTLP/HTTP; absent: nothing of the SDK is loaded. Read at start. */
+  tracing: z
+    .strictObject({
+      /** The collector's base URL (as OTEL_EXPORTER_OTLP_ENDPOINT): spans go to /v1/traces under it. */
+      otlp_endpoint: z.url(),
+      /** Share of new traces kept; a sender's traceparent decides for the traces it started. */
+      sample_ratio: z.number().min(0).max(1).default(1),
+    })
+    .optional(),
   alertmanager: alertmanagerApi.optional(),
   grafana: grafanaApi.optional(),
   actions: actions
@@ -312,3 +321,4 @@ export type AddressRules = { allow?: string[] | undefined; deny?: string[] | und
 export type AlertmanagerApiConfig = z.output<typeof alertmanagerApi>;
 export type GrafanaApiConfig = z.output<typeof grafanaApi>;
 export type ActionsConfig = z.output<typeof actions>;
+export type TracingConfig = NonNullable<Config["tracing"]>;

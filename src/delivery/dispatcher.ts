@@ -10,6 +10,7 @@ import { exponentialDelay } from "../backoff.js";
 import { logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../outbox/contract.js";
+import { idsOnlyTracer, type Tracer } from "../tracing/tracer.js";
 import { systemClock, type Clock } from "./clock.js";
 import { Pacer } from "./pacer.js";
 import { planNext, sendPlanned, type SendPolicy, type TargetRuntime, type WorkerContext } from "./target-worker.js";
@@ -26,6 +27,8 @@ export interface DispatcherDeps {
   leaseMs?: number;
   /** This process's name in the leases table. */
   holder?: string;
+  /** Send spans; ids only by default. */
+  tracer?: Tracer;
 }
 
 const PURGE_EVERY_MS = 3_600_000;
@@ -73,6 +76,7 @@ export class Dispatcher {
       clock: this.clock,
       pacer: new Pacer(store, this.clock, (limiter) => metrics.throttled.inc({ limiter })),
       metrics,
+      tracer: deps.tracer ?? idsOnlyTracer,
       sends: this.sends,
       policy: () => this.options,
       receiverThrottle: (receiver) => this.receiverThrottles.get(receiver),

@@ -8,7 +8,8 @@ import type { RateLimit } from "../config/schema.js";
 import { logger, redactor } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Store, StoredDelivery } from "../outbox/contract.js";
-import type { MessageType, SendResult } from "../types.js";
+import type { Span, Tracer } from "../tracing/tracer.js";
+import type { MessageType, SendResult, TraceRef } from "../types.js";
 import { errcodeLabel } from "../channels/wecom/errcodes.js";
 import type { Clock } from "./clock.js";
 import { DigestPacker, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
@@ -39,6 +40,8 @@ export interface WorkerContext {
   clock: Clock;
   pacer: Pacer;
   metrics: Metrics;
+  /** A span per send attempt, linked to the receive span of every notification it carries. */
+  tracer: Tracer;
   /** Bounds HTTP sends in flight over all targets. */
   sends: PQueue;
   policy(): SendPolicy;
@@ -109,20 +112,69 @@ export async function sendPlanned(
     if (fresh?.unit.message.receiver === receiver) planned = fresh;
   }
   const { unit } = planned;
+  let attempt: SendAttempt | undefined;
   // A send still waiting for a free HTTP slot when shutdown begins is not started.
-  const result = await ctx.sends.add(async () => (signal.aborted ? undefined : safeSend(runtime.channel, unit)));
-  if (result === undefined) return false;
-  await record(ctx, target, runtime, planned, result);
+  const result = await ctx.sends.add(async () => {
+    if (signal.aborted) return undefined;
+    attempt = startAttempt(ctx, target, planned);
+    return safeSend(runtime.channel, unit, attempt.log);
+  });
+  if (result === undefined || attempt === undefined) return false;
+  try {
+    await record(ctx, target, runtime, planned, result, attempt);
+  } finally {
+    attempt.span.end();
+  }
   return true;
 }
 
-async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime, planned: PlannedSend, result: SendResult): Promise<void> {
+/** One send attempt: its span and what its log lines carry (trace, span, the rows it stands for). */
+interface SendAttempt {
+  span: Span;
+  log: Record<string, unknown>;
+}
+
+function startAttempt(ctx: WorkerContext, target: string, planned: PlannedSend): SendAttempt {
+  const { unit, rows } = planned;
+  const carried = unit.rowIds.flatMap((id) => rows.get(id) ?? []);
+  const traces = carried.flatMap((row) => row.message.trace ?? []);
+  const span = ctx.tracer.send(traces, {
+    "wecom_relay.target": target,
+    "wecom_relay.receiver": unit.message.receiver,
+    "wecom_relay.msgtype": unit.message.msgtype,
+    "wecom_relay.coalesced": unit.coalesced,
+    "wecom_relay.rows": unit.rowIds.length,
+    "wecom_relay.delivery_ids": unit.rowIds,
+    "wecom_relay.attempt": Math.max(0, ...carried.map((row) => row.attempts)) + 1,
+    "wecom_relay.queued_ms": ctx.clock.now() - Math.min(...carried.map((row) => row.createdAt)),
+  });
+  return { span, log: sendLogFields(span.context, traces, unit.rowIds) };
+}
+
+/**
+ * A send's log fields: its trace and span, the rows it carries, and for a digest (its own
+ * trace) the trace ids of the notifications in it, so a search by any of them finds the line.
+ */
+function sendLogFields(send: TraceRef, carried: readonly TraceRef[], deliveryIds: readonly string[]): Record<string, unknown> {
+  const traceIds = [...new Set(carried.map((ref) => ref.traceId))];
+  return {
+    trace_id: send.traceId,
+    span_id: send.spanId,
+    delivery_ids: deliveryIds,
+    ...((traceIds.length !== 1 || traceIds[0] !== send.traceId) && { trace_ids: traceIds }),
+  };
+}
+
+async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime, planned: PlannedSend, result: SendResult, attempt: SendAttempt): Promise<void> {
   const { unit, rows } = planned;
   const now = ctx.clock.now();
+  const { span, log } = attempt;
+  span.set({ "wecom_relay.result": result.kind, ...(result.kind !== "ok" && { "wecom_relay.errcode": result.errcode }) });
   ctx.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
   if (result.kind === "ok") {
     await ctx.store.markSent(unit.rowIds, now);
-    await rememberCard(ctx, target, unit, result.responseCode, now);
+    span.set({ "wecom_relay.decision": "sent" });
+    await rememberCard(ctx, target, unit, result.responseCode, now, log);
     // The target works again: what waits for a retry goes out now, at its pace, not
     // each row at its own backoff time (up to retry_max after the outage ended).
     if (ctx.failing.delete(target) || [...rows.values()].some((row) => row.attempts > 0)) {
@@ -134,7 +186,7 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
       const row = rows.get(id);
       if (row) ctx.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
     }
-    logger.debug("delivered", { target, rows: unit.rowIds.length, coalesced: unit.coalesced, events: unit.message.eventIds });
+    if (logger.isDebugEnabled()) logger.debug("delivered", { target, ...log, coalesced: unit.coalesced, events: unit.message.eventIds });
     return;
   }
   if (result.errcode !== undefined) ctx.metrics.wecomErrors.inc({ errcode: errcodeLabel(result.errcode) });
@@ -146,20 +198,20 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
     const windowMs = runtime.rateLimit.per;
     await ctx.pacer.pause(runtime.paceKey, now + windowMs);
     effective = { ...result, afterMs: windowMs };
-    logger.warn("WeCom rate limit hit; pausing the robot for its window", { target, pauseMs: windowMs });
+    logger.warn("WeCom rate limit hit; pausing the robot for its window", { target, pauseMs: windowMs, ...log });
   }
-  await recordFailure(ctx, target, unit, rows, effective, now);
+  await recordFailure(ctx, target, unit, rows, effective, now, attempt);
 }
 
 /** A sent card's response_code is what updates it later (a click, the group resolving). */
-async function rememberCard(ctx: WorkerContext, target: string, unit: SendUnit, responseCode: string | undefined, now: number): Promise<void> {
+async function rememberCard(ctx: WorkerContext, target: string, unit: SendUnit, responseCode: string | undefined, now: number, log: Record<string, unknown>): Promise<void> {
   const action = unit.message.action;
   if (responseCode === undefined || action?.task === undefined) return;
   try {
     await ctx.store.actions.saveCard({ taskId: action.task, group: action.group, target, responseCode, sentAt: now });
   } catch (err) {
     // The card is out; only its later update is lost. Never send it twice for this.
-    logger.warn("could not remember a sent card; it will not be updated", { target, task: action.task, error: err });
+    logger.warn("could not remember a sent card; it will not be updated", { target, task: action.task, error: err, ...log });
   }
 }
 
@@ -171,10 +223,12 @@ async function recordFailure(
   rows: ReadonlyMap<string, StoredDelivery>,
   result: Exclude<SendResult, { kind: "ok" }>,
   now: number,
+  { span, log }: SendAttempt,
 ): Promise<void> {
   const { retry } = ctx.policy();
   // Stored and shown by the API: WeCom or a proxy may echo a key, a secret or a token.
   result = { ...result, error: redactor.redact(result.error) };
+  span.fail(result.error);
   const carried = unit.rowIds.flatMap((id) => rows.get(id) ?? []);
   const attempts = Math.max(0, ...carried.map((row) => row.attempts));
   const retrying: string[] = [];
@@ -191,21 +245,26 @@ async function recordFailure(
       dead.set(decision.error, group);
     }
   }
+  span.set({
+    "wecom_relay.decision": retrying.length > 0 ? (dead.size > 0 ? "retry and dead-letter" : "retry") : "dead-letter",
+    ...(retrying.length > 0 && { "wecom_relay.retry_in_ms": retryAt - now, "wecom_relay.retry_rows": retrying.length }),
+    ...(dead.size > 0 && { "wecom_relay.dead_reasons": [...dead.values()].map((group) => group.reason) }),
+  });
   if (retrying.length > 0) {
     await ctx.store.markRetry(retrying, retryAt, result.error);
     ctx.metrics.retries.inc({ target }, retrying.length);
-    logger.warn("send failed; will retry", { target, rows: retrying.length, error: result.error, errcode: result.errcode, retryInMs: retryAt - now });
+    logger.warn("send failed; will retry", { target, ...log, delivery_ids: retrying, error: result.error, errcode: result.errcode, retryInMs: retryAt - now });
   }
   for (const [error, { reason, ids }] of dead) {
     await ctx.store.markDead(ids, error);
     ctx.metrics.deadLetters.inc({ target, reason }, ids.length);
-    logger.error("delivery dead-lettered", { target, deliveries: ids, reason, error });
+    logger.error("delivery dead-lettered", { target, ...log, delivery_ids: ids, reason, error });
   }
 }
 
-async function safeSend(channel: Channel, unit: SendUnit): Promise<SendResult> {
+async function safeSend(channel: Channel, unit: SendUnit, log: Record<string, unknown>): Promise<SendResult> {
   try {
-    return await channel.send(unit.message);
+    return await channel.send(unit.message, { log });
   } catch (err) {
     // Channels return errors as values; a throw is a bug, but the row must not be lost.
     return { kind: "retry", error: `internal error: ${(err as Error).message}` };

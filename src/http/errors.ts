@@ -1,6 +1,7 @@
 // The one JSON error shape every endpoint answers with: {"error": "...", "detail": ...}.
 import type { ErrorRequestHandler, Response } from "express";
 import { logger } from "../log.js";
+import { requestTraceFields } from "./receive-span.js";
 
 /** Why a request was refused: the `reason` label of wecom_relay_requests_rejected_total, a closed set. */
 export const REJECTION_REASONS = [
@@ -62,11 +63,11 @@ export function sendError(res: Response, err: HttpError): void {
 }
 
 /** Maps body-parser failures and anything unexpected to the JSON error shape. */
-export function errorHandler(onReject: (req: Parameters<ErrorRequestHandler>[1], err: HttpError) => void): ErrorRequestHandler {
+export function errorHandler(onReject: (req: Parameters<ErrorRequestHandler>[1], err: HttpError, res: Response) => void): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const httpError = toHttpError(err);
-    if (httpError.status >= 500) logger.error("request failed", { path: req.path, error: err });
-    onReject(req, httpError);
+    if (httpError.status >= 500) logger.error("request failed", { path: req.path, error: err, ...requestTraceFields(res) });
+    onReject(req, httpError, res);
     if (res.headersSent) return;
     sendError(res, httpError);
   };

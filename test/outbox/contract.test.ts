@@ -92,6 +92,17 @@ describe.each(drivers)("Store contract: $name", (driver) => {
     expect(await store.requestStatus("nope")).toBeUndefined();
   });
 
+  it("keeps each message's trace with its row, for every read (due, status, dead letters)", async () => {
+    const trace = { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", sampled: true };
+    const { requestId, deliveryIds } = await one([message({ trace }), message({ target: "robot-b" })]);
+    const [traced] = await store.due("robot-a", 1000, 10);
+    expect(traced!.message.trace).toEqual(trace);
+    expect((await store.due("robot-b", 1000, 10))[0]!.message.trace).toBeUndefined();
+    expect((await store.requestStatus(requestId))!.deliveries.find((d) => d.id === deliveryIds[0])!.message.trace).toEqual(trace);
+    await store.markDead([deliveryIds[0]!], "permanent");
+    expect((await store.listDead(10))[0]!.message.trace).toEqual(trace);
+  });
+
   it("keeps queued rows for the next open of the same data", async () => {
     const { deliveryIds } = await one();
     await store.close();

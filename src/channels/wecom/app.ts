@@ -7,7 +7,7 @@ import type { AppTargetConfig } from "../../config/schema.js";
 import { logger } from "../../log.js";
 import type { Metrics } from "../../metrics.js";
 import type { Message, SendResult } from "../../types.js";
-import type { CardUpdate, Channel } from "../channel.js";
+import type { CardUpdate, Channel, SendContext } from "../channel.js";
 import { classifyErrcode } from "./errcodes.js";
 import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT } from "../../wecom-limits.js";
 import { postJson, wecomUrl } from "./http.js";
@@ -106,7 +106,7 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
     ...(opts.metrics !== undefined && { metrics: opts.metrics }),
   };
 
-  async function sendWith(token: string, body: Record<string, unknown>, path = "/cgi-bin/message/send"): Promise<SendResult> {
+  async function sendWith(token: string, body: Record<string, unknown>, path = "/cgi-bin/message/send", log: Record<string, unknown> = {}): Promise<SendResult> {
     const url = wecomUrl(opts.apiBase, `${path}?access_token=${encodeURIComponent(token)}`);
     const outcome = await postJson(url, body, { timeoutMs: opts.timeoutMs });
     if (!outcome.ok) return outcome.failure;
@@ -116,14 +116,14 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
     }
     const result = classifyErrcode(reply.errcode, typeof reply.errmsg === "string" ? reply.errmsg : "");
     if (result.kind === "ok") {
-      reportInvalidRecipients(reply);
+      reportInvalidRecipients(reply, log);
       return typeof reply.response_code === "string" && reply.response_code !== "" ? { kind: "ok", responseCode: reply.response_code } : result;
     }
     // An errmsg that echoes the token bare would slip past the key=value redaction.
     return { ...result, error: redactSecrets(result.error, [token]) };
   }
 
-  function reportInvalidRecipients(reply: Record<string, unknown>): void {
+  function reportInvalidRecipients(reply: Record<string, unknown>, log: Record<string, unknown>): void {
     const report: InvalidRecipients = {
       target: opts.name,
       users: splitIds(reply.invaliduser),
@@ -137,13 +137,14 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
       invalid_users: report.users,
       invalid_parties: report.parties,
       invalid_tags: report.tags,
+      ...log,
     });
     opts.onInvalidRecipients?.(report);
   }
 
   return {
     kind: "app",
-    async send(message: Message): Promise<SendResult> {
+    async send(message: Message, context?: SendContext): Promise<SendResult> {
       const size = Buffer.byteLength(message.content, "utf8");
       const limit = byteLimit("app", message.msgtype);
       if (size > limit) {
@@ -160,7 +161,7 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
         return { kind: "permanent", error: `not sent: ${(err as Error).message}` };
       }
       // Mentions are a group-chat notion: an app message already goes to its recipients.
-      return withToken({ ...recipients, agentid: opts.target.agent_id, ...content });
+      return withToken({ ...recipients, agentid: opts.target.agent_id, ...content }, undefined, context?.log);
     },
     updateCard(update: CardUpdate): Promise<SendResult> {
       const body: Record<string, unknown> = {
@@ -174,17 +175,18 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
   };
 
   /** At most two calls: WeCom may revoke or expire a token early, and one fresh token settles it. */
-  async function withToken(body: Record<string, unknown>, path?: string): Promise<SendResult> {
+  async function withToken(body: Record<string, unknown>, path?: string, log: Record<string, unknown> = {}): Promise<SendResult> {
     for (let attempt = 1; ; attempt += 1) {
       const token = await opts.tokens.get(credentials, requester);
       if (!token.ok) return token.failure;
-      const result = await sendWith(token.token, body, path);
+      const result = await sendWith(token.token, body, path, log);
       if (result.kind !== "refreshToken") return result;
       opts.tokens.invalidate(credentials, token.token);
       if (attempt === 2) return result;
       logger.info("app access_token rejected; fetching a new one and sending again", {
         target: opts.name,
         errcode: result.errcode,
+        ...log,
       });
     }
   }

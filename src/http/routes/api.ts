@@ -9,6 +9,7 @@ import { apiMessage } from "../../sources/api.js";
 import type { Event, Format } from "../../types.js";
 import { jsonBody } from "../body.js";
 import { HttpError } from "../errors.js";
+import { requestSpan } from "../receive-span.js";
 import { valueOrBadRequest, type RouteKit } from "./kit.js";
 
 export interface ApiDeps {
@@ -39,6 +40,7 @@ export function apiRoutes(app: Express, kit: RouteKit, deps: ApiDeps): void {
       throw new HttpError(400, `Idempotency-Key: at most ${MAX_IDEMPOTENCY_KEY} characters`, { detail: { field: "Idempotency-Key" }, reason: "bad_payload" });
     }
     const accepted = await deps.accept([event], {
+      trace: requestSpan(res),
       match: { receiver, template, format, mention, route: "api" },
       ...(key !== undefined && { idempotencyKey: `api:${key}` }),
     });
@@ -49,9 +51,11 @@ export function apiRoutes(app: Express, kit: RouteKit, deps: ApiDeps): void {
     const status = await deps.store.requestStatus(String(req.params.id));
     if (!status) throw new HttpError(404, "unknown message id", { reason: "unknown_message" });
     const errors = status.deliveries.flatMap((d) => (d.lastError ? [d.lastError] : []));
+    const traceId = status.deliveries.find((d) => d.message.trace)?.message.trace?.traceId;
     res.json({
       id: status.id,
       state: status.state,
+      ...(traceId !== undefined && { trace_id: traceId }),
       created_at: new Date(status.createdAt).toISOString(),
       ...(errors.length > 0 && { last_error: redactor.redact(errors[errors.length - 1]!) }),
       deliveries: status.deliveries.map((d) => ({
@@ -71,6 +75,7 @@ export function apiRoutes(app: Express, kit: RouteKit, deps: ApiDeps): void {
       dead_letters: (await deps.store.listDead(limit)).map((d) => ({
         id: d.id,
         request_id: d.requestId,
+        ...(d.message.trace && { trace_id: d.message.trace.traceId }),
         target: d.message.target,
         receiver: d.message.receiver,
         summary: d.message.summary,

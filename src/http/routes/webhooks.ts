@@ -8,6 +8,7 @@ import { sourceAdapters, type SourceAdapter } from "../../sources/index.js";
 import type { Event } from "../../types.js";
 import { jsonBody } from "../body.js";
 import { HttpError } from "../errors.js";
+import { requestSpan } from "../receive-span.js";
 import { requireGithubSignature, requireGrafanaSignature } from "../require-signature.js";
 import { valueOrBadRequest, type RouteKit } from "./kit.js";
 
@@ -29,7 +30,7 @@ export function webhookRoutes(app: Express, kit: RouteKit, deps: WebhookDeps): v
   const queueEvents =
     (toEvents: SourceAdapter): RequestHandler =>
     async (req, res) => {
-      const accepted = await deps.accept(valueOrBadRequest(toEvents(req.body, {})));
+      const accepted = await deps.accept(valueOrBadRequest(toEvents(req.body, {})), { trace: requestSpan(res) });
       res.status(200).json({ status: "queued", id: accepted.requestId, messages: accepted.messages });
     };
 
@@ -38,7 +39,7 @@ export function webhookRoutes(app: Express, kit: RouteKit, deps: WebhookDeps): v
   app.post("/webhook/alertmanager", notReady, auth("alertmanager"), readBody, jsonBody(), async (req, res) => {
     const events = valueOrBadRequest(sourceAdapters.alertmanager(req.body, {}));
     const key = events[0] && `alertmanager:${events[0].id}`;
-    const accepted = await deps.accept(events, { ...(key && { idempotencyKey: key, idempotencyWindowMs: ALERTMANAGER_REPEAT_WINDOW_MS }) });
+    const accepted = await deps.accept(events, { trace: requestSpan(res), ...(key && { idempotencyKey: key, idempotencyWindowMs: ALERTMANAGER_REPEAT_WINDOW_MS }) });
     res.status(200).json({ status: accepted.duplicate ? "duplicate" : "queued", id: accepted.requestId, messages: accepted.messages, ...(accepted.duplicate && { duplicate: true }) });
   });
 
@@ -67,7 +68,7 @@ export function webhookRoutes(app: Express, kit: RouteKit, deps: WebhookDeps): v
     // event names is the same body, and is queued once too.
     const signature = req.get("X-Hub-Signature-256");
     const key = signed && signature ? `github:sig:${createHash("sha256").update(signature).digest("hex")}` : delivery && `github:${delivery}`;
-    const accepted = await deps.accept(events, { ...(key && { idempotencyKey: key }) });
+    const accepted = await deps.accept(events, { trace: requestSpan(res), ...(key && { idempotencyKey: key }) });
     res
       .status(accepted.duplicate ? 200 : 202)
       .json({ status: accepted.duplicate ? "duplicate" : "queued", id: accepted.requestId, messages: accepted.messages });
