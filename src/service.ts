@@ -235,6 +235,7 @@ export class Service {
   private answer(batch: readonly PendingWrite[], written: readonly StoredAccepted[]): void {
     const targets = new Set<string>();
     const resolved: ActionGroup[] = [];
+    const resolvedTraces: string[] = [];
     batch.forEach((pending, i) => {
       const result = written[i]!;
       if (this.tracer.exporting) {
@@ -253,14 +254,16 @@ export class Service {
           this.metrics.messagesQueued.inc({ target: message.target });
           targets.add(message.target);
         }
-        resolved.push(...pending.groups.filter((group) => group.status === "resolved"));
+        const groups = pending.groups.filter((group) => group.status === "resolved");
+        resolved.push(...groups);
+        if (groups.length > 0) resolvedTraces.push(pending.receive.context.traceId);
       }
       pending.resolve({ requestId: result.requestId, messages: result.deliveryIds.length, duplicate: result.duplicate });
     });
     for (const target of targets) this.dispatcher.notify(target);
     if (resolved.length > 0 && this.parts.onResolved) {
       // After the answer: updating cards at WeCom must not hold up the sender.
-      this.parts.onResolved(resolved).catch((err: unknown) => logger.warn("could not update the cards of resolved groups", { error: err }));
+      this.parts.onResolved(resolved).catch((err: unknown) => logger.warn("could not update the cards of resolved groups", { error: err, trace_ids: resolvedTraces }));
     }
   }
 

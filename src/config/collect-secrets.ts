@@ -15,7 +15,7 @@ export function collectSecrets(value: unknown): string[] {
     }
     if (!isObject(node)) return;
     for (const [key, child] of Object.entries(node)) {
-      if (key.endsWith("url") && typeof child === "string" && URL.canParse(child)) {
+      if ((key.endsWith("url") || key.endsWith("endpoint")) && typeof child === "string" && URL.canParse(child)) {
         // A URL may carry a password (a database's always does): the password is a secret,
         // and so is the whole database URL.
         if (/^postgres(ql)?:\/\//.test(child)) found.add(child);

@@ -354,6 +354,8 @@ describe("parseConfig: secrets", () => {
       "  alertmanager: { bearer_token: am-bearer-token }",
       "  grafana: { basic_auth: { username: grafana, password: grafana-password } }",
       "  github: { secret: github-hook-secret }",
+      "  api: { jwt: { secret: jwt-hmac-secret-0123456789abcdef-xyz, issuer: idp, audience: relay }, allow: [10.0.0.0/8] }",
+      "tracing: { otlp_endpoint: 'https://tenant:otlp-password@tempo.example.com' }",
       "targets:",
       "  sre-robot: { type: robot, webhook: '${ROBOT_WEBHOOK}' }",
       "  key-robot: { type: robot, webhook: bare-robot-key-5678 }",
@@ -387,6 +389,8 @@ describe("parseConfig: secrets", () => {
         "am-url-password",
         "glsa_grafana-token",
         "action-link-secret-0123",
+        "jwt-hmac-secret-0123456789abcdef-xyz",
+        "otlp-password",
       ].sort(),
     );
     expect(secrets).not.toContain("grafana");
