@@ -10,11 +10,19 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-function expectedHeader(auth: InboundCredentials): string | undefined {
+/** The Authorization header the credentials call for; undefined when none are configured. */
+export function expectedHeader(auth: InboundCredentials): string | undefined {
   if (auth.bearer_token !== undefined) return `Bearer ${auth.bearer_token}`;
   if (auth.basic_auth === undefined) return undefined;
   const { username, password } = auth.basic_auth;
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+}
+
+/** True when an Authorization header carries the expected credentials. */
+export function headerMatches(given: string, expected: string): boolean {
+  // The scheme is case-insensitive (RFC 7235); the credentials are not.
+  const normalised = given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
+  return safeEqual(normalised, expected);
 }
 
 /** Requires the configured credentials; passes everything when none are configured. */
@@ -24,9 +32,7 @@ export function requireAuth(getAuth: () => InboundCredentials | undefined): Requ
     const expected = auth && expectedHeader(auth);
     if (expected === undefined) return next();
     const given = req.headers.authorization ?? "";
-    // The scheme is case-insensitive (RFC 7235); the credentials are not.
-    const normalised = given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
-    if (!safeEqual(normalised, expected)) {
+    if (!headerMatches(given, expected)) {
       const scheme = expected.startsWith("Bearer") ? "Bearer" : 'Basic realm="wecom-relay"';
       throw new HttpError(401, given ? "invalid credentials" : "authentication required", { reason: "unauthorized", headers: {
         "WWW-Authenticate": scheme,
