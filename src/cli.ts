@@ -12,8 +12,9 @@ import type { Relay } from "./relay.js";
 import { isLoopback, printedTargetsBanner, unauthenticatedSources } from "./serve-notices.js";
 import { loadRelay, startApp } from "./app.js";
 import { isSourceName, sourceAdapters } from "./sources/index.js";
+import { preview, PREVIEW_FORMATS } from "./render/preview.js";
 import { parseJson, decodeUtf8 } from "./http/body.js";
-import type { Format, Labels, Match } from "./types.js";
+import type { Format, Labels } from "./types.js";
 
 const USAGE = `Usage:
   wecom-relay [serve] [--config FILE] [--listen HOST:PORT] [--data-dir DIR]
@@ -98,12 +99,12 @@ function render(args: string[]): number {
   });
   if (!values.source || !values.payload) throw new UsageError("render needs --source and --payload");
   if (!isSourceName(values.source)) throw new UsageError(`unknown source "${values.source}" (one of ${Object.keys(sourceAdapters).join(", ")})`);
-  if (values.format !== undefined && !["text", "markdown", "textcard", "card"].includes(values.format)) {
-    throw new UsageError(`--format must be text, markdown, textcard or card`);
+  if (values.format !== undefined && !PREVIEW_FORMATS.includes(values.format as Format)) {
+    throw new UsageError(`--format must be ${PREVIEW_FORMATS.slice(0, -1).join(", ")} or ${PREVIEW_FORMATS.at(-1)}`);
   }
+  if (values.source === "github" && !values.event) throw new UsageError("--source github needs --event (the X-GitHub-Event name, e.g. push)");
   const built = loadRelay(configFile(values.config));
   if ("errors" in built) return printErrors(built.errors);
-  const { relay } = built;
 
   let body: unknown;
   try {
@@ -112,42 +113,26 @@ function render(args: string[]): number {
     console.error(`${values.payload}: ${(err as Error).message}`);
     return 1;
   }
-  if (values.source === "github" && !values.event) throw new UsageError("--source github needs --event (the X-GitHub-Event name, e.g. push)");
-  const parsed = sourceAdapters[values.source](body, { ...(values.event !== undefined && { event: values.event }) });
-  if (!parsed.ok) {
-    console.error(`${values.payload}: ${parsed.error}`);
+  const result = preview(built.relay, {
+    source: values.source,
+    body,
+    ...(values.event !== undefined && { event: values.event }),
+    ...(values.template !== undefined && { template: values.template }),
+    ...(values.format !== undefined && { format: values.format as Format }),
+  });
+  if (!result.ok) {
+    console.error(result.error.startsWith("no template") ? result.error : `${values.payload}: ${result.error}`);
     return 1;
   }
-  if (parsed.value.length === 0) console.log("(no message: this event is acknowledged without one)");
-  for (const event of parsed.value) {
-    const routed = relay.route(event);
-    const matches: Match[] = routed.matches.map((match) => ({
-      ...match,
-      ...(values.template !== undefined && { template: values.template }),
-      ...(values.format !== undefined && { format: values.format as Format }),
-    }));
-    for (const match of matches) {
-      if (!relay.templates.has(match.template, match.format)) {
-        console.error(`no template "${match.template}" for format ${match.format}`);
-        return 1;
-      }
-    }
-    const { messages, fallbacks } = relay.render(event, matches);
-    for (const fallback of fallbacks) console.error(`template ${fallback.template} failed: ${fallback.error}`);
-    const perTarget = new Map<string, number>();
-    for (const message of messages) {
-      const key = `${message.receiver}/${message.target}`;
-      const part = (perTarget.get(key) ?? 0) + 1;
-      perTarget.set(key, part);
-      const total = messages.filter((m) => `${m.receiver}/${m.target}` === key).length;
-      const mention = message.mention.length ? ` mention=${message.mention.join(",")}` : "";
-      const card = message.card ? ` title=${JSON.stringify(message.card.title)} url=${message.card.url}` : "";
-      console.log(`--- receiver=${message.receiver} target=${message.target} msgtype=${message.msgtype} part=${part}/${total} bytes=${Buffer.byteLength(message.content)}${mention}${card}`);
-      console.log(message.content);
-    }
-    if (fallbacks.length > 0) return 1;
+  if (result.acknowledgedOnly) console.log("(no message: this event is acknowledged without one)");
+  for (const fallback of result.fallbacks) console.error(`template ${fallback.template} failed: ${fallback.error}`);
+  for (const part of result.parts) {
+    const mention = part.mention.length ? ` mention=${part.mention.join(",")}` : "";
+    const card = part.card ? ` title=${JSON.stringify(part.card.title)} url=${part.card.url}` : "";
+    console.log(`--- receiver=${part.receiver} target=${part.target} msgtype=${part.msgtype} part=${part.part}/${part.parts} bytes=${part.bytes}${mention}${card}`);
+    console.log(part.content);
   }
-  return 0;
+  return result.fallbacks.length > 0 ? 1 : 0;
 }
 
 async function serve(args: string[]): Promise<number> {

@@ -9,7 +9,7 @@ import type { Config } from "./config/schema.js";
 import { ACTION_NAMES, ACTION_RESULTS } from "./outbox/action-log.js";
 
 /** The endpoints the rejection metric names (see server.ts): a fixed set. */
-export const ENDPOINTS = ["alertmanager", "grafana", "github", "api", "callback", "actions", "other"] as const;
+export const ENDPOINTS = ["alertmanager", "grafana", "github", "api", "callback", "actions", "ui", "other"] as const;
 const SOURCES = ["alertmanager", "grafana", "github", "api"] as const;
 const STATUSES = ["firing", "resolved", "none"] as const;
 const SEND_RESULTS = ["ok", "retry", "permanent"] as const;

@@ -42,3 +42,8 @@ export function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version?: unknown };
   return typeof manifest.version === "string" ? manifest.version : "unknown";
 }
+
+/** The shipped example payloads (examples/<source>-<what>.json). */
+export function examplesDir(): string {
+  return join(packageRoot(), "examples");
+}

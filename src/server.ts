@@ -10,12 +10,14 @@ import type { Actions } from "./actions/actions.js";
 import { callbackMessageType, parseCardClick } from "./actions/card-click.js";
 import { actionPageRoutes } from "./http/routes/actions.js";
 import { apiRoutes } from "./http/routes/api.js";
+import { consoleRoutes } from "./http/routes/console.js";
 import { createRouteKit } from "./http/routes/kit.js";
 import { probeRoutes } from "./http/routes/probes.js";
 import { webhookRoutes } from "./http/routes/webhooks.js";
 import { wecomCallbackRouter } from "./http/wecom-callback.js";
 import { logger } from "./log.js";
 import { ENDPOINTS } from "./metric-series.js";
+import { examplesDir } from "./paths.js";
 import type { Service } from "./service.js";
 
 const KNOWN_WEBHOOKS = new Set(["alertmanager", "grafana", "github"]);
@@ -38,6 +40,7 @@ function endpointOf(path: string): (typeof ENDPOINTS)[number] {
   if (first === "api") return "api";
   if (first === "wecom") return "callback";
   if (first === "actions") return "actions";
+  if (first === "ui") return "ui";
   return "other";
 }
 
@@ -76,6 +79,17 @@ export function createApp(service: Service, actions: Actions): express.Express {
     receivers: () => config().receivers.map((receiver) => receiver.name),
     hasTemplate: (name, format) => service.relay.templates.has(name, format),
     actions,
+  });
+  consoleRoutes(app, kit, {
+    config,
+    relay: () => service.relay,
+    store: service.store,
+    retry: (ids) => service.retry(ids),
+    actions,
+    examplesDir: examplesDir(),
+    now: () => Date.now(),
+    rejected: (reason) => service.metrics.requestsRejected.inc({ source: "ui", reason }),
+    loginLimit: limited,
   });
   actionPageRoutes(app, kit, {
     actions,

@@ -71,6 +71,8 @@ export interface Message {
   /** One line for digests (see Event.summary). */
   summary: string;
   eventIds: string[];
+  /** The event's labels (source, status, an alert group's common labels): what the console searches. */
+  labels?: Labels;
   /** For textcards: the card's title and link; `content` is its description. */
   card?: { title: string; url: string };
   /** The alert group this message can act on; for a template_card, its task id (`content` is the card's JSON). */

@@ -4,13 +4,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { logger } from "./log.js";
-import { packageRoot } from "./paths.js";
+import { examplesDir } from "./paths.js";
 import type { Relay } from "./relay.js";
 import { isSourceName, sourceAdapters } from "./sources/index.js";
 
 /** examples/<source>-<anything>.json; GitHub's event is the part after "github-". */
 export function warmUp(relay: Relay): number {
-  const dir = join(packageRoot(), "examples");
+  const dir = examplesDir();
   let files: string[];
   try {
     files = readdirSync(dir).filter((file) => file.endsWith(".json"));

@@ -291,6 +291,13 @@ export const configSchema = z.strictObject({
     .optional(),
   alertmanager: alertmanagerApi.optional(),
   grafana: grafanaApi.optional(),
+  /** The web console at /ui: where its pages link to the matching Grafana dashboard panel. */
+  console: z
+    .strictObject({
+      grafana_url: z.url().optional(),
+      dashboard_uid: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, "a Grafana dashboard uid").default("wecom-relay"),
+    })
+    .prefault({}),
   actions: actions
     .refine((a) => (a.public_url === undefined) === (a.secret === undefined), { message: "public_url and secret go together: links are signed with the secret" })
     .optional(),

@@ -15,11 +15,22 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-function expectedHeader(auth: Credentials): string | undefined {
+/** The Authorization header the credentials call for; undefined when none are configured. */
+export function expectedHeader(auth: Credentials): string | undefined {
   if (auth.bearer_token !== undefined) return `Bearer ${auth.bearer_token}`;
   if (auth.basic_auth === undefined) return undefined;
   const { username, password } = auth.basic_auth;
   return `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
+}
+
+/** The header with its scheme spelt canonically: the scheme is case-insensitive (RFC 7235), the credentials are not. */
+function normaliseScheme(given: string): string {
+  return given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
+}
+
+/** True when an Authorization header carries the expected credentials. */
+export function headerMatches(given: string, expected: string): boolean {
+  return safeEqual(normaliseScheme(given), expected);
 }
 
 /** Requires the configured credentials; passes everything when none are configured. */
@@ -30,10 +41,8 @@ export function requireAuth(getAuth: () => Credentials | undefined, verifierFor:
     const jwt = auth?.jwt;
     if (expected === undefined && jwt === undefined) return next();
     const given = req.headers.authorization ?? "";
-    // The scheme is case-insensitive (RFC 7235); the credentials are not.
-    const normalised = given.replace(/^(\S+)\s+/, (_m, scheme: string) => `${scheme[0]!.toUpperCase()}${scheme.slice(1).toLowerCase()} `);
-    if (expected !== undefined && safeEqual(normalised, expected)) return next();
-    const bearer = /^Bearer (\S+)$/.exec(normalised)?.[1];
+    if (expected !== undefined && headerMatches(given, expected)) return next();
+    const bearer = /^Bearer (\S+)$/.exec(normaliseScheme(given))?.[1];
     if (jwt !== undefined && bearer !== undefined && looksLikeJwt(bearer)) {
       const check = await verifierFor(jwt)(bearer);
       if (check.ok) return next();

@@ -38,6 +38,23 @@ export interface Accepted {
   duplicate: boolean;
 }
 
+export interface BrowseQuery {
+  limit: number;
+  /** Deliveries older than this one (ids sort by creation time). */
+  before?: string;
+  state?: "queued" | "sent" | "dead";
+  target?: string;
+  /** Created at or after (epoch ms). */
+  since?: number;
+  /** Created before (epoch ms). */
+  until?: number;
+}
+
+export interface TargetActivity {
+  lastSentAt?: number;
+  lastError?: { error: string; at: number };
+}
+
 /** A page position in a target's queue: rows are read in order of (next attempt, id). */
 export interface QueueCursor {
   at: number;
@@ -65,7 +82,15 @@ export interface Store {
   get(id: string): Promise<StoredDelivery | undefined>;
   /** A request's status, found by request id or by one of its delivery ids. */
   requestStatus(id: string): Promise<RequestStatus | undefined>;
-  listDead(limit: number): Promise<StoredDelivery[]>;
+  /** The most recent dead letters (of one target when given), newest first. */
+  listDead(limit: number, target?: string): Promise<StoredDelivery[]>;
+  /**
+   * One page of deliveries, newest first, after the cursor `before` (a delivery id):
+   * what the console lists and searches. Costs the page, never the table.
+   */
+  browse(query: BrowseQuery): Promise<StoredDelivery[]>;
+  /** A target's last accepted send and its latest error (a retrying or dead delivery's). */
+  targetActivity(target: string): Promise<TargetActivity>;
   /** Puts dead deliveries back in the queue, their age reset; returns the ids requeued with their targets. */
   requeue(ids: readonly string[], now: number): Promise<{ id: string; target: string }[]>;
   /** Queued rows per target, for the depth gauge. */

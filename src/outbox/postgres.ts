@@ -8,13 +8,15 @@ import {
   StoreUnavailableError,
   type Accepted,
   type AcceptRequest,
+  type BrowseQuery,
+  type TargetActivity,
   type QueueCursor,
   type RequestStatus,
   type Store,
   type StoredDelivery,
 } from "./contract.js";
 import { ACTION_TABLES, PostgresActionLog } from "./postgres-actions.js";
-import { nextSlot, requestState, toDelivery, withoutSlot, type DeliveryRow } from "./rows.js";
+import { browseFilter, nextSlot, requestState, SENT_INDEX, targetActivity, toDelivery, withoutSlot, type DeliveryRow } from "./rows.js";
 
 /** Versioned schema, applied in order at start under an advisory lock. */
 const MIGRATIONS: readonly string[] = [
@@ -42,6 +44,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE pace (key TEXT PRIMARY KEY, recent BIGINT[] NOT NULL, paused_until BIGINT NOT NULL);
    CREATE TABLE leases (target TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);`,
   ACTION_TABLES,
+  SENT_INDEX,
 ];
 
 /** Any fixed number: replicas starting together take turns at migrating. */
@@ -202,8 +205,29 @@ export class PostgresStore implements Store {
     return { id: request.id, state: requestState(deliveries), createdAt: Number(request.created_at), deliveries };
   }
 
-  async listDead(limit: number): Promise<StoredDelivery[]> {
-    return (await this.query<DeliveryRow>("SELECT * FROM deliveries WHERE state = 'dead' ORDER BY created_at DESC LIMIT $1", [limit])).map(toDelivery);
+  async listDead(limit: number, target?: string): Promise<StoredDelivery[]> {
+    const rows =
+      target === undefined
+        ? await this.query<DeliveryRow>("SELECT * FROM deliveries WHERE state = 'dead' ORDER BY created_at DESC LIMIT $1", [limit])
+        : await this.query<DeliveryRow>("SELECT * FROM deliveries WHERE target = $1 AND state = 'dead' ORDER BY next_attempt_at DESC LIMIT $2", [target, limit]);
+    return rows.map(toDelivery);
+  }
+
+  async browse(query: BrowseQuery): Promise<StoredDelivery[]> {
+    const { where, args } = browseFilter(query, (n) => `$${n}`);
+    const rows = await this.query<DeliveryRow>(`SELECT * FROM deliveries ${where} ORDER BY id DESC LIMIT $${args.length + 1}`, [...args, query.limit]);
+    return rows.map(toDelivery);
+  }
+
+  async targetActivity(target: string): Promise<TargetActivity> {
+    type ErrorRow = { last_error: string | null; next_attempt_at: string };
+    const [sent] = await this.query<{ at: string | null }>("SELECT max(sent_at) AS at FROM deliveries WHERE target = $1 AND state = 'sent'", [target]);
+    const [retrying] = await this.query<ErrorRow>(
+      "SELECT last_error, next_attempt_at FROM deliveries WHERE target = $1 AND state = 'queued' AND last_error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1",
+      [target],
+    );
+    const [dead] = await this.query<ErrorRow>("SELECT last_error, next_attempt_at FROM deliveries WHERE target = $1 AND state = 'dead' ORDER BY next_attempt_at DESC LIMIT 1", [target]);
+    return targetActivity(sent?.at, [retrying, dead]);
   }
 
   requeue(ids: readonly string[], now: number): Promise<{ id: string; target: string }[]> {

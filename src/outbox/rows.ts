@@ -1,7 +1,7 @@
 // Row shapes shared by both drivers, and the pure parts of their answers, so SQLite and
 // PostgreSQL turn rows into values the same way.
 import type { Message } from "../types.js";
-import type { RequestStatus, StoredDelivery } from "./contract.js";
+import type { BrowseQuery, RequestStatus, StoredDelivery, TargetActivity } from "./contract.js";
 
 export interface DeliveryRow {
   id: string;
@@ -70,4 +70,38 @@ export function nextSlot(
 export function withoutSlot(recent: number[], slot: number): number[] {
   const index = recent.lastIndexOf(slot);
   return index === -1 ? recent : [...recent.slice(0, index), ...recent.slice(index + 1)];
+}
+
+/** A target's last send is an index seek, not a scan of its week of history. */
+export const SENT_INDEX = "CREATE INDEX deliveries_sent ON deliveries (target, state, sent_at);";
+
+/** The WHERE clause of a browse page, with `placeholder(n)` for the driver's n-th parameter (1-based). */
+export function browseFilter(query: BrowseQuery, placeholder: (n: number) => string): { where: string; args: unknown[] } {
+  const conditions: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    args.push(value);
+    conditions.push(sql.replace("?", placeholder(args.length)));
+  };
+  if (query.before !== undefined) add("id < ?", query.before);
+  if (query.state !== undefined) add("state = ?", query.state);
+  if (query.target !== undefined) add("target = ?", query.target);
+  if (query.since !== undefined) add("created_at >= ?", query.since);
+  if (query.until !== undefined) add("created_at < ?", query.until);
+  return { where: conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "", args };
+}
+
+/** The later of a retrying delivery's error and a dead one's. */
+export function targetActivity(
+  lastSentAt: number | string | null | undefined,
+  errors: ReadonlyArray<{ last_error: string | null; next_attempt_at: number | string } | undefined>,
+): TargetActivity {
+  const latest = errors
+    .filter((row): row is { last_error: string; next_attempt_at: number | string } => row !== undefined && row.last_error !== null)
+    .map((row) => ({ error: row.last_error, at: Number(row.next_attempt_at) }))
+    .sort((a, b) => b.at - a.at)[0];
+  return {
+    ...(lastSentAt !== null && lastSentAt !== undefined && { lastSentAt: Number(lastSentAt) }),
+    ...(latest !== undefined && { lastError: latest }),
+  };
 }

@@ -5,9 +5,9 @@ import { orderedId } from "./ids.js";
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { Accepted, AcceptRequest, QueueCursor, RequestStatus, Store, StoredDelivery } from "./contract.js";
+import type { Accepted, AcceptRequest, BrowseQuery, QueueCursor, RequestStatus, Store, StoredDelivery, TargetActivity } from "./contract.js";
 import { ACTION_TABLES, SqliteActionLog } from "./sqlite-actions.js";
-import { nextSlot, requestState, toDelivery, withoutSlot, type DeliveryRow, type PaceState } from "./rows.js";
+import { browseFilter, nextSlot, requestState, SENT_INDEX, targetActivity, toDelivery, withoutSlot, type DeliveryRow, type PaceState } from "./rows.js";
 
 /** Versioned schema; version 1 is the layout of the first release, so old files upgrade in place. */
 const MIGRATIONS: readonly string[] = [
@@ -39,6 +39,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE leases (target TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
   `CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);`,
   ACTION_TABLES,
+  SENT_INDEX,
 ];
 
 /** A second process on the same data dir: refused with a clear reason. */
@@ -127,6 +128,12 @@ export class SqliteStore implements Store {
          WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'dead' RETURNING id, target`,
       ),
       dead: db.prepare("SELECT * FROM deliveries WHERE state = 'dead' ORDER BY created_at DESC LIMIT ?"),
+      deadOf: db.prepare("SELECT * FROM deliveries WHERE target = ? AND state = 'dead' ORDER BY next_attempt_at DESC LIMIT ?"),
+      lastSent: db.prepare("SELECT max(sent_at) FROM deliveries WHERE target = ? AND state = 'sent'").pluck(),
+      lastRetrying: db.prepare(
+        "SELECT last_error, next_attempt_at FROM deliveries WHERE target = ? AND state = 'queued' AND last_error IS NOT NULL ORDER BY next_attempt_at DESC LIMIT 1",
+      ),
+      lastDead: db.prepare("SELECT last_error, next_attempt_at FROM deliveries WHERE target = ? AND state = 'dead' ORDER BY next_attempt_at DESC LIMIT 1"),
       purge: db.prepare(
         `DELETE FROM deliveries WHERE rowid IN (
            SELECT rowid FROM deliveries WHERE state IN ('sent', 'dead') AND created_at < ? LIMIT ?)`,
@@ -220,8 +227,30 @@ export class SqliteStore implements Store {
     return { id: requestId, state: requestState(deliveries), createdAt: created, deliveries };
   }
 
-  listDead(limit: number): Promise<StoredDelivery[]> {
-    return Promise.resolve((this.sql.dead.all(limit) as DeliveryRow[]).map(toDelivery));
+  listDead(limit: number, target?: string): Promise<StoredDelivery[]> {
+    const rows = target === undefined ? this.sql.dead.all(limit) : this.sql.deadOf.all(target, limit);
+    return Promise.resolve((rows as DeliveryRow[]).map(toDelivery));
+  }
+
+  /** Statements per filter combination, prepared once. */
+  private readonly browseStatements = new Map<string, Database.Statement>();
+
+  browse(query: BrowseQuery): Promise<StoredDelivery[]> {
+    const { where, args } = browseFilter(query, () => "?");
+    const sql = `SELECT * FROM deliveries ${where} ORDER BY id DESC LIMIT ?`;
+    let statement = this.browseStatements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.browseStatements.set(sql, statement);
+    }
+    return Promise.resolve((statement.all(...args, query.limit) as DeliveryRow[]).map(toDelivery));
+  }
+
+  targetActivity(target: string): Promise<TargetActivity> {
+    type ErrorRow = { last_error: string | null; next_attempt_at: number } | undefined;
+    return Promise.resolve(
+      targetActivity(this.sql.lastSent.get(target) as number | null, [this.sql.lastRetrying.get(target) as ErrorRow, this.sql.lastDead.get(target) as ErrorRow]),
+    );
   }
 
   requeue(list: readonly string[], now: number): Promise<{ id: string; target: string }[]> {

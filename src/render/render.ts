@@ -46,7 +46,7 @@ export function renderMessages(
   for (const target of targets) {
     const rendered = match.format === "card" && target.kind === "app" ? card?.() : undefined;
     if (rendered !== undefined) {
-      messages.push({ target: target.name, receiver: match.receiver, msgtype: "template_card", content: rendered.content, mention: [], summary: event.summary, eventIds: [event.id], action: rendered.action });
+      messages.push({ target: target.name, receiver: match.receiver, msgtype: "template_card", content: rendered.content, mention: [], summary: event.summary, eventIds: [event.id], labels: event.labels, action: rendered.action });
       continue;
     }
     const msgtype = messageType(match.format, target.kind, event);
@@ -72,7 +72,7 @@ export function renderMessages(
         // <@id> tokens in the last part, and are listed there too so digests can keep them.
         mention: index === (msgtype === "text" ? 0 : parts.length - 1) ? [...match.mention] : [],
         summary: event.summary,
-        eventIds: [event.id],
+        eventIds: [event.id], labels: event.labels,
       });
     });
   }
@@ -108,7 +108,7 @@ function textcards(body: string, event: Event, match: Match, target: RenderTarge
     content: part,
     mention: [],
     summary: event.summary,
-    eventIds: [event.id],
+    eventIds: [event.id], labels: event.labels,
     card: { title, url: event.link! },
   }));
 }

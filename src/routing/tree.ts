@@ -42,7 +42,22 @@ export class RouteTree {
 
   /** Every route that takes an event with these labels, in config order. Never empty. */
   match(labels: Labels): Match[] {
-    const nodes = matchNode(this.root, labels) ?? [this.root];
+    return this.matches(labels, NO_VISIT);
+  }
+
+  /**
+   * `match`, with the way through the tree: every route looked at, in order, with its
+   * matchers and whether it matched (what `routes test` and the console show).
+   */
+  explain(labels: Labels): { matches: Match[]; steps: RouteStep[] } {
+    const steps: RouteStep[] = [];
+    const visit = (node: RouteNode, matched: boolean, depth: number) =>
+      steps.push({ route: node.route, depth, matchers: node.matchers.map(String), matched, receiver: node.receiver, continue: node.continue });
+    return { matches: this.matches(labels, visit), steps };
+  }
+
+  private matches(labels: Labels, visit: Visit): Match[] {
+    const nodes = matchNode(this.root, labels, visit) ?? [this.root];
     const source = labelValue(labels, "source");
     return nodes.map((node) => ({
       receiver: node.receiver,
@@ -52,6 +67,20 @@ export class RouteTree {
       route: node.route,
     }));
   }
+}
+
+type Visit = (node: RouteNode, matched: boolean, depth: number) => void;
+/** Matching events costs no bookkeeping; only explain() records the way. */
+const NO_VISIT: Visit = () => undefined;
+
+/** One route looked at while matching: it matched or not; its children were looked at only if it did. */
+export interface RouteStep {
+  route: string;
+  depth: number;
+  matchers: string[];
+  matched: boolean;
+  receiver: string;
+  continue: boolean;
 }
 
 /**
@@ -126,11 +155,13 @@ function compileNode(
 }
 
 /** The routes that take the event below (and including) `node`, or undefined if it does not match. */
-function matchNode(node: RouteNode, labels: Labels): RouteNode[] | undefined {
-  if (!node.matchers.every((m) => m.matches(labelValue(labels, m.name)))) return undefined;
+function matchNode(node: RouteNode, labels: Labels, visit: Visit, depth = 0): RouteNode[] | undefined {
+  const matched = node.matchers.every((m) => m.matches(labelValue(labels, m.name)));
+  visit(node, matched, depth);
+  if (!matched) return undefined;
   const taken: RouteNode[] = [];
   for (const child of node.children) {
-    const found = matchNode(child, labels);
+    const found = matchNode(child, labels, visit, depth + 1);
     if (found === undefined) continue;
     taken.push(...found);
     if (!child.continue) break;

@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { errorPage, groupPage, PAGE_HEADERS, resultPage, type GroupView } from "../../src/actions/pages.js";
+import { errorPage, groupPage, resultPage, type GroupView } from "../../src/actions/pages.js";
+import { PAGE_HEADERS } from "../../src/web/html.js";
 import { signActionLink, verifyActionLink } from "../../src/actions/signed-link.js";
 import { findChromium, launchBrowser } from "../support/browser.js";
 

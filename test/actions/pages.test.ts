@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { errorPage, escapeHtml, groupPage, PAGE_HEADERS, resultPage, type GroupView } from "../../src/actions/pages.js";
+import { errorPage, groupPage, resultPage, type GroupView } from "../../src/actions/pages.js";
+import { escapeHtml, PAGE_HEADERS } from "../../src/web/html.js";
 
 const HOSTILE = `<script>alert(1)</script>"onmouseover="alert(2)"'><img src=x onerror=alert(3)>&amp;`;
 

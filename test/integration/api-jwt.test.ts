@@ -124,6 +124,25 @@ describe("the trigger API with JWTs", () => {
     });
   });
 
+  it("with JWTs only (no static token), serves the API to tokens and keeps the console closed rather than open", async () => {
+    const config = robotConfig(wecom.url).replace("targets:", `auth:\n  api:\n    jwt: { public_key: ${JSON.stringify(pem)}, issuer: "${ISSUER}", audience: "${AUDIENCE}" }\ntargets:`);
+    const relay = await startRelay(config);
+    try {
+      expect((await send(relay, `Bearer ${await token(rsa.privateKey, "RS256")}`)).status).toBe(202);
+      expect((await send(relay, "Bearer anything")).status).toBe(401);
+      const ui = await fetch(`${relay.url}/ui`, { redirect: "manual" });
+      expect(ui.status).toBe(303);
+      expect(ui.headers.get("location")).toMatch(/^\/ui\/login/);
+      const login = await fetch(`${relay.url}/ui/login`, { redirect: "manual" });
+      expect(login.status).toBe(403);
+      expect(await login.text()).toContain("Console closed");
+      const typed = await fetch(`${relay.url}/ui/login`, { method: "POST", redirect: "manual", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "token=anything&next=%2Fui" });
+      expect(typed.headers.get("set-cookie")).toBeNull();
+    } finally {
+      await relay.close();
+    }
+  });
+
   it("refuses a jwt block with no key or two keys, a short secret, a key that is not PEM, and one without issuer or audience", async () => {
     const { parseConfig } = await import("../../src/config/load.js");
     const errorsOf = (jwt: string) => {

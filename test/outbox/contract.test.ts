@@ -283,6 +283,34 @@ describe.each(drivers)("Store contract: $name", (driver) => {
     for (const id of ids) expect(await store.get(id)).toBeUndefined();
   });
 
+  describe("browsing, for the console", () => {
+    it("pages through deliveries newest first, filtered by state, target and time", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await one([message({ target: i % 2 === 0 ? "robot-a" : "robot-b", summary: `n${i}` })], 1000 + i)).deliveryIds[0]!);
+      await store.markDead([ids[1]!], "errcode 93000: invalid webhook url");
+      const first = await store.browse({ limit: 2 });
+      expect(first.map((d) => d.message.summary)).toEqual(["n4", "n3"]);
+      const next = await store.browse({ limit: 2, before: first.at(-1)!.id });
+      expect(next.map((d) => d.message.summary)).toEqual(["n2", "n1"]);
+      expect((await store.browse({ limit: 10, target: "robot-a" })).map((d) => d.message.summary)).toEqual(["n4", "n2", "n0"]);
+      expect((await store.browse({ limit: 10, state: "dead" })).map((d) => d.id)).toEqual([ids[1]]);
+      expect((await store.browse({ limit: 10, since: 1001, until: 1003 })).map((d) => d.message.summary)).toEqual(["n2", "n1"]);
+      expect(await store.listDead(10, "robot-a")).toEqual([]);
+      expect((await store.listDead(10, "robot-b")).map((d) => d.id)).toEqual([ids[1]]);
+    });
+
+    it("reports a target's last send and latest error", async () => {
+      expect(await store.targetActivity("robot-a")).toEqual({});
+      const [sent, retrying, dead] = [(await one()).deliveryIds[0]!, (await one()).deliveryIds[0]!, (await one()).deliveryIds[0]!];
+      await store.markSent([sent], 5000);
+      await store.markRetry([retrying], 9000, "HTTP 502 from qyapi.weixin.qq.com");
+      expect(await store.targetActivity("robot-a")).toEqual({ lastSentAt: 5000, lastError: { error: "HTTP 502 from qyapi.weixin.qq.com", at: 9000 } });
+      await store.markDead([dead], "errcode 93000: invalid webhook url");
+      expect((await store.targetActivity("robot-a")).lastError?.error).toBe("HTTP 502 from qyapi.weixin.qq.com");
+      expect(await store.targetActivity("robot-b")).toEqual({});
+    });
+  });
+
   describe("action log", () => {
     const group = (status: "firing" | "resolved" = "firing"): ActionGroup => ({
       id: "gAbc123",

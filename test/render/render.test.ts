@@ -77,9 +77,17 @@ describe("renderMessages", () => {
         mention: [],
         summary: "[FIRING:1] BillingDown",
         eventIds: ["evt-1"],
+        // What the console searches by.
+        labels: result.messages[0]!.labels,
       },
       expect.objectContaining({ target: "ops-app", content: "**Billing**\ndown" }),
     ]);
+  });
+
+  it("carries the event's labels on every message, for search", () => {
+    const rendered = event({ title: "Billing", body: "down" });
+    const result = renderMessages(rendered, match(), [robot, app], templates);
+    for (const message of result.messages) expect(message.labels).toEqual(rendered.labels);
   });
 
   it("uses the text template for format text", () => {

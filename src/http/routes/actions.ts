@@ -4,12 +4,14 @@
 // signed link and the form's token, which also sits in a cookie only this page set.
 import type { Express, Request, Response } from "express";
 import type { Actions } from "../../actions/actions.js";
-import { errorPage, groupPage, PAGE_HEADERS, resultPage } from "../../actions/pages.js";
+import { errorPage, groupPage, resultPage } from "../../actions/pages.js";
+import { PAGE_HEADERS } from "../../web/html.js";
 import { csrfToken, GROUP_ID, sameToken, verifyActionLink } from "../../actions/signed-link.js";
 import type { Config } from "../../config/schema.js";
 import { decodeUtf8 } from "../body.js";
 import { HttpError } from "../errors.js";
 import type { RouteKit } from "./kit.js";
+import { cookie } from "../cookies.js";
 
 export interface ActionPageDeps {
   actions: Pick<Actions, "view" | "fromPage" | "silenceLengths">;
@@ -32,14 +34,6 @@ function cookieName(groupId: string): string {
 function groupParam(req: Request): string {
   const value = req.params.group;
   return typeof value === "string" ? value : "";
-}
-
-function cookie(req: Request, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? "").split(";")) {
-    const [key, ...value] = part.trim().split("=");
-    if (key === name) return value.join("=");
-  }
-  return undefined;
 }
 
 export function actionPageRoutes(app: Express, kit: RouteKit, deps: ActionPageDeps): void {
