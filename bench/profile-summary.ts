@@ -38,6 +38,7 @@ const STAGES: { name: string; matches: (url: string, functionName: string) => bo
   { name: "render: Handlebars templates", matches: (url) => /handlebars|\/render\//.test(url) },
   { name: "validate payload + build event (zod, sources/)", matches: (url) => /\/zod\/|\/sources\//.test(url) },
   { name: "routing tree", matches: (url) => /\/routing\//.test(url) },
+  { name: "tracing: trace ids, receive spans (the OpenTelemetry SDK when configured)", matches: (url) => /\/src\/tracing\/|\/src\/http\/receive-span\.js|@opentelemetry/.test(url) },
   { name: "metrics (prom-client)", matches: (url) => /prom-client|\/metrics\.js/.test(url) },
   { name: "logging (winston)", matches: (url) => /winston|logform|\/log\.js/.test(url) },
   {

@@ -20,6 +20,8 @@ export function addressRefusal(address: string | undefined, rules: AddressRules 
 
 /** Refuses (403) a request whose client address `rules` keep out. */
 export function checkAddress(req: Request, rules: AddressRules | undefined): void {
+  // The address is only worked out (through trusted proxies) when there is a list to check.
+  if (rules?.allow === undefined && rules?.deny === undefined) return;
   const refusal = addressRefusal(clientAddress(req), rules);
   if (refusal) throw refusal;
 }
