@@ -284,7 +284,7 @@ export const configSchema = z.strictObject({
   tracing: z
     .strictObject({
       /** The collector's base URL (as OTEL_EXPORTER_OTLP_ENDPOINT): spans go to /v1/traces under it. */
-      otlp_endpoint: z.url(),
+      otlp_endpoint: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL (OTLP/HTTP)" }),
       /** Share of new traces kept; a sender's traceparent decides for the traces it started. */
       sample_ratio: z.number().min(0).max(1).default(1),
     })

@@ -190,3 +190,24 @@ describe("sampling", () => {
     }
   });
 });
+
+describe("the tracing section", () => {
+  it("refuses an endpoint that is not http(s) and a ratio outside 0..1, at their keys", async () => {
+    const { parseConfig } = await import("../../src/config/load.js");
+    const errorsOf = (tracing: string) => {
+      const result = parseConfig(`tracing: ${tracing}\ntargets: { r: { type: log } }\nreceivers: [{ name: sre, targets: [r] }]\nroute: { receiver: sre }\n`, "routes.yml", {});
+      return "errors" in result ? result.errors.map((e) => `${e.path.join(".")}: ${e.message}`) : [];
+    };
+    expect(errorsOf("{ otlp_endpoint: 'grpc://collector:4317' }")).toEqual(["tracing.otlp_endpoint: must be an http:// or https:// URL (OTLP/HTTP)"]);
+    expect(errorsOf("{ otlp_endpoint: 'collector:4318' }")).toEqual(["tracing.otlp_endpoint: must be an http:// or https:// URL (OTLP/HTTP)"]);
+    expect(errorsOf("{ otlp_endpoint: 'http://collector:4318', sample_ratio: 1.5 }")).toEqual(["tracing.sample_ratio: must be at most 1"]);
+    expect(errorsOf("{ otlp_endpoint: 'https://collector.example.com/otlp' }")).toEqual([]);
+  });
+
+  it("posts spans to /v1/traces under the endpoint, with or without a path or a trailing slash", async () => {
+    const { tracesUrl } = await import("../../src/tracing/otel.js");
+    expect(tracesUrl("http://otel-collector:4318")).toBe("http://otel-collector:4318/v1/traces");
+    expect(tracesUrl("http://otel-collector:4318/")).toBe("http://otel-collector:4318/v1/traces");
+    expect(tracesUrl("https://gateway.example.com/otlp")).toBe("https://gateway.example.com/otlp/v1/traces");
+  });
+});
