@@ -193,7 +193,11 @@ export class Service {
         logger.error("template failed at render time; sent a plain rendering", { ...fallback, ...traceFields(rendering.context) });
       }
       rendering.end();
-      for (const message of routed.messages) messages.push({ ...message, trace });
+      // Rendered for this request alone: each message takes the trace in place, no copy.
+      for (const message of routed.messages) {
+        message.trace = trace;
+        messages.push(message);
+      }
       if (routed.group) groups.push(routed.group);
     }
     return { messages, groups };

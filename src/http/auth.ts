@@ -35,7 +35,7 @@ export function headerMatches(given: string, expected: string): boolean {
 
 /** Requires the configured credentials; passes everything when none are configured. */
 export function requireAuth(getAuth: () => Credentials | undefined, verifierFor: (config: JwtConfig) => JwtVerifier = jwtVerifierFor): RequestHandler {
-  return async (req, _res, next) => {
+  return (req, _res, next) => {
     const auth = getAuth();
     const expected = auth && expectedHeader(auth);
     const jwt = auth?.jwt;
@@ -43,19 +43,22 @@ export function requireAuth(getAuth: () => Credentials | undefined, verifierFor:
     const given = req.headers.authorization ?? "";
     if (expected !== undefined && headerMatches(given, expected)) return next();
     const bearer = /^Bearer (\S+)$/.exec(normaliseScheme(given))?.[1];
-    if (jwt !== undefined && bearer !== undefined && looksLikeJwt(bearer)) {
-      const check = await verifierFor(jwt)(bearer);
-      if (check.ok) return next();
-      if ("unavailable" in check) {
-        throw new HttpError(503, "cannot verify the token now: the signing keys (jwks_url) could not be fetched", { reason: "jwks_unavailable", headers: { "Retry-After": "5" } });
-      }
-      throw new HttpError(401, "invalid token", { detail: { reason: check.reason }, reason: "unauthorized", headers: {
-        "WWW-Authenticate": `Bearer error="invalid_token", error_description="${check.reason}"`,
-      } });
-    }
+    // Only a JWT is checked asynchronously (its key set may have to be fetched).
+    if (jwt !== undefined && bearer !== undefined && looksLikeJwt(bearer)) return verifyJwt(verifierFor(jwt), bearer, next);
     const scheme = expected === undefined || expected.startsWith("Bearer") ? "Bearer" : 'Basic realm="wecom-relay"';
     throw new HttpError(401, given ? "invalid credentials" : "authentication required", { reason: "unauthorized", headers: {
       "WWW-Authenticate": scheme,
     } });
   };
+}
+
+async function verifyJwt(verify: JwtVerifier, token: string, next: () => void): Promise<void> {
+  const check = await verify(token);
+  if (check.ok) return next();
+  if ("unavailable" in check) {
+    throw new HttpError(503, "cannot verify the token now: the signing keys (jwks_url) could not be fetched", { reason: "jwks_unavailable", headers: { "Retry-After": "5" } });
+  }
+  throw new HttpError(401, "invalid token", { detail: { reason: check.reason }, reason: "unauthorized", headers: {
+    "WWW-Authenticate": `Bearer error="invalid_token", error_description="${check.reason}"`,
+  } });
 }
