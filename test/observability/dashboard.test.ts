@@ -212,7 +212,7 @@ describe("dashboard against a live relay", () => {
     // A delivered alert: sent ok, with a latency observation.
     expect((await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Delivered" }]))).status).toBe(200);
     await wecom.waitForRobotMessages(1);
-    await vi.waitFor(async () => expect(await relay.metric("wecom_relay_messages_sent_total", { result: "ok" })).toBe(1), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await relay.metric("wecom_relay_messages_delivered_total")).toBe(1), { timeout: 10_000 });
 
     // A rejected request.
     expect((await relay.post("/webhook/alertmanager", "{not json")).status).toBe(400);
@@ -235,7 +235,8 @@ describe("dashboard against a live relay", () => {
     for (const name of [
       "wecom_relay_events_received_total",
       "wecom_relay_requests_rejected_total",
-      "wecom_relay_messages_sent_total",
+      "wecom_relay_messages_delivered_total",
+      "wecom_relay_send_attempts_total",
       "wecom_relay_wecom_errors_total",
       "wecom_relay_dead_letters_total",
       "wecom_relay_delivery_latency_seconds_bucket",
