@@ -6,7 +6,7 @@ import { KNOWN_ERRCODES } from "./channels/wecom/errcodes.js";
 import { REJECTION_REASONS } from "./http/errors.js";
 import { HTTP_CODES } from "./http/request-metrics.js";
 import type { Metrics } from "./metrics.js";
-import type { Config, RouteNodeConfig } from "./config/schema.js";
+import type { Config } from "./config/schema.js";
 import { ACTION_NAMES, ACTION_RESULTS } from "./outbox/action-log.js";
 import { FAILURE_CLASSES } from "./types.js";
 
@@ -17,14 +17,11 @@ const STATUSES = ["firing", "resolved", "none"] as const;
 const SEND_RESULTS = ["ok", "retry", "permanent"] as const;
 const ERRCODES = [...KNOWN_ERRCODES.map(String), "other"];
 
-/** Templates a route names, and the per-source defaults a route that names none falls back to. */
-function routeTemplates(node: RouteNodeConfig, found = new Set<string>(SOURCES)): Set<string> {
-  if (node.template !== undefined) found.add(node.template);
-  for (const child of node.routes ?? []) routeTemplates(child, found);
-  return found;
-}
-
-export function createSeries(metrics: Metrics, config: Config): void {
+/**
+ * `templates`: every template the config can render with (routes name them, API messages
+ * may name any of them), so the first fallback of any of them shows.
+ */
+export function createSeries(metrics: Metrics, config: Config, templates: readonly string[]): void {
   const targets = Object.keys(config.targets);
   const appTargets = Object.entries(config.targets).filter(([, target]) => target.type === "app");
   for (const target of targets) {
@@ -48,7 +45,7 @@ export function createSeries(metrics: Metrics, config: Config): void {
     metrics.eventsRouted.inc({ receiver: receiver.name }, 0);
     if (receiver.throttle) metrics.throttled.inc({ limiter: receiver.name }, 0);
   }
-  for (const template of routeTemplates(config.route)) metrics.renderFallbacks.inc({ template }, 0);
+  for (const template of templates) metrics.renderFallbacks.inc({ template }, 0);
   for (const source of SOURCES) for (const status of STATUSES) metrics.eventsReceived.inc({ source, status }, 0);
   for (const source of ENDPOINTS) {
     for (const reason of REJECTION_REASONS) metrics.requestsRejected.inc({ source, reason }, 0);

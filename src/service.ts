@@ -274,7 +274,7 @@ export class Service {
     this.current = relay;
     for (const warning of relay.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
     redactor.setSecrets(relay.loaded.secrets);
-    createSeries(this.metrics, relay.config);
+    createSeries(this.metrics, relay.config, relay.templates.names());
     this.dispatcher.configure(relay.targets, relay.receiverThrottles(), dispatcherOptions(relay));
     this.metrics.configLastReloadSuccess.set(1);
     this.metrics.configLastReloadTime.set(Date.now() / 1000);

@@ -39,6 +39,8 @@ describe("metric series", () => {
       'wecom_relay_config_reloads_total{result="failure"} 0',
       'wecom_relay_events_routed_total{receiver="sre"} 0',
       'wecom_relay_render_fallbacks_total{template="alertmanager"} 0',
+      // Every template, not only those routes name: API messages may name any.
+      'wecom_relay_render_fallbacks_total{template="digest"} 0',
       'wecom_relay_delivery_latency_seconds_count{target="robot-1"} 0',
       // Gauges read at scrape time, for every configured target.
       'wecom_relay_outbox_depth{target="robot-1"} 0',
