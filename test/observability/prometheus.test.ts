@@ -1,11 +1,11 @@
 // The dashboard and the alert rules as they are used: the real Prometheus scrapes the
 // relay (run as operators run it) every second while scripted traffic causes each event
 // once: a refused webhook, a failed and a good reload, a 45009, a dead letter, a failed
-// token fetch, invalid recipients, a digest, a render fallback, a card click, an outage
-// of WeCom and a restart. Then every panel's queries and every variable are evaluated
-// through Prometheus's HTTP API, with Grafana's variables filled in, and each panel must
-// show its event; the alert rules, loaded into the same Prometheus, must evaluate without
-// an error and fire for what happened.
+// token fetch, invalid recipients, a burst coalesced into digests, a render fallback, a
+// card click, an outage of WeCom and a restart. Then every panel's queries and every
+// variable are evaluated through Prometheus's HTTP API, with Grafana's variables filled
+// in, and each panel must show its event; the alert rules, loaded into the same
+// Prometheus, must evaluate without an error and fire for what happened.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -263,18 +263,21 @@ describe.skipIf(!prometheusBinary)("dashboard and alert rules against a real Pro
     ]);
     expect(answers.map((res) => res.status)).toEqual([200, 401, 202, 200, 500]);
     await Promise.all([send("gone", "to a removed robot"), send("app-bad", "to an app with a wrong secret"), send("app", "to an unknown user too")]);
-    await Promise.all(Array.from({ length: 25 }, (_, i) => send("ok", `burst ${i}`)));
+    // More than coalesce_after (1 s) takes at the robot's pace (10 a second): digests.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => send("ok", `burst ${i}`)));
     // Scrapes see the failed reload before the good one.
     await until(() => has('min_over_time(wecom_relay_config_last_reload_successful{job="wecom-relay"}[10s]) == 0'), "Prometheus to see the failed reload");
     writeFileSync(configFile, config);
     expect((await fetch(`${url}/-/reload`, { method: "POST" })).status).toBe(200);
     await until(async () => robotGot("key-busy", "held back by a 45009") && (await queued()) === 0, "the 45009's message and the burst to be delivered", 15_000);
 
-    // WeCom fails four ways, then answers: the message waits, retries, and is delivered late.
+    // WeCom fails four ways for at least 3 s (the backoffs and a 1 s timeout), then
+    // answers: the message waits, retries, and is delivered late.
     wecom.failNext(1, { httpStatus: 502 }, "robot");
     wecom.failNext(1, "reset", "robot");
     wecom.failNext(1, "hang", "robot");
     wecom.failNext(1, { errcode: -1 }, "robot");
+    wecom.failNext(1, { httpStatus: 503 }, "robot");
     await send("ok", "sent during an outage");
     await until(() => robotGot("key-ok", "sent during an outage"), "the message sent during the outage", 15_000);
 
