@@ -8,7 +8,7 @@ import type { RateLimit } from "../config/schema.js";
 import { logger, redactor } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Store, StoredDelivery } from "../outbox/contract.js";
-import type { MessageType, SendResult } from "../types.js";
+import type { FailureClass, MessageType, SendResult } from "../types.js";
 import { errcodeLabel } from "../channels/wecom/errcodes.js";
 import type { Clock } from "./clock.js";
 import { DigestPacker, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
@@ -119,9 +119,9 @@ export async function sendPlanned(
 async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime, planned: PlannedSend, result: SendResult): Promise<void> {
   const { unit, rows } = planned;
   const now = ctx.clock.now();
-  ctx.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
+  ctx.metrics.sendAttempts.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
   if (result.kind === "ok") {
-    await ctx.store.markSent(unit.rowIds, now);
+    const delivered = await ctx.store.markSent(unit.rowIds, now);
     await rememberCard(ctx, target, unit, result.responseCode, now);
     // The target works again: what waits for a retry goes out now, at its pace, not
     // each row at its own backoff time (up to retry_max after the outage ended).
@@ -129,15 +129,20 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
       const moved = await ctx.store.expedite(target, now);
       if (moved > 0) logger.info("target recovered; sending its waiting retries now", { target, rows: moved });
     }
-    if (unit.coalesced) ctx.metrics.coalesced.inc({ target }, unit.rowIds.length);
-    for (const id of unit.rowIds) {
+    // Counted from the rows this send moved to sent: each message once, however often it was tried.
+    ctx.metrics.messagesDelivered.inc({ target }, delivered.length);
+    if (unit.coalesced) ctx.metrics.coalesced.inc({ target }, delivered.length);
+    for (const id of delivered) {
       const row = rows.get(id);
       if (row) ctx.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
     }
     logger.debug("delivered", { target, rows: unit.rowIds.length, coalesced: unit.coalesced, events: unit.message.eventIds });
     return;
   }
-  if (result.errcode !== undefined) ctx.metrics.wecomErrors.inc({ errcode: errcodeLabel(result.errcode) });
+  const failureClass = failureClassOf(result);
+  ctx.metrics.sendFailures.inc({ target, class: failureClass });
+  // A token failure repeats gettoken's errcode without asking WeCom again: counted at the fetch.
+  if (result.errcode !== undefined && failureClass !== "token") ctx.metrics.wecomErrors.inc({ target, errcode: errcodeLabel(result.errcode) });
   if (result.kind !== "permanent") ctx.failing.add(target);
   let effective = result;
   if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
@@ -193,14 +198,21 @@ async function recordFailure(
   }
   if (retrying.length > 0) {
     await ctx.store.markRetry(retrying, retryAt, result.error);
-    ctx.metrics.retries.inc({ target }, retrying.length);
+    const firstFailures = retrying.filter((id) => rows.get(id)?.attempts === 0).length;
+    ctx.metrics.messagesRetried.inc({ target }, firstFailures);
     logger.warn("send failed; will retry", { target, rows: retrying.length, error: result.error, errcode: result.errcode, retryInMs: retryAt - now });
   }
   for (const [error, { reason, ids }] of dead) {
-    await ctx.store.markDead(ids, error);
-    ctx.metrics.deadLetters.inc({ target, reason }, ids.length);
+    const marked = await ctx.store.markDead(ids, error);
+    ctx.metrics.deadLetters.inc({ target, reason }, marked.length);
     logger.error("delivery dead-lettered", { target, deliveries: ids, reason, error });
   }
+}
+
+/** The `class` label of a failed send: set by the channel, else an errcode's, else a bug's. */
+function failureClassOf(result: Exclude<SendResult, { kind: "ok" }>): FailureClass {
+  if (result.kind === "refreshToken") return "errcode";
+  return result.class ?? (result.errcode !== undefined ? "errcode" : "internal");
 }
 
 async function safeSend(channel: Channel, unit: SendUnit): Promise<SendResult> {
@@ -208,6 +220,6 @@ async function safeSend(channel: Channel, unit: SendUnit): Promise<SendResult> {
     return await channel.send(unit.message);
   } catch (err) {
     // Channels return errors as values; a throw is a bug, but the row must not be lost.
-    return { kind: "retry", error: `internal error: ${(err as Error).message}` };
+    return { kind: "retry", error: `internal error: ${(err as Error).message}`, class: "internal" };
   }
 }
