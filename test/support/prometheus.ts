@@ -1,11 +1,11 @@
 // Starts the real Prometheus (Debian's `prometheus`) on a free loopback port with a config
 // and rule files written to a temporary folder, waits until it is ready, and queries it
 // through its HTTP API as Grafana does.
-import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "./alertmanager.js";
 import { findBinary } from "./binaries.js";
+import { startDaemon } from "./daemon.js";
 import { tempDir } from "./tmp.js";
 
 export const prometheusBinary = findBinary("prometheus");
@@ -63,30 +63,14 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       "",
     ].join("\n"),
   );
-  const log: string[] = [];
-  const child: ChildProcess = spawn(
-    prometheusBinary,
-    [`--config.file=${configFile}`, `--storage.tsdb.path=${join(tmp.dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  child.stderr!.on("data", (chunk: Buffer) => log.push(chunk.toString()));
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    tmp.remove();
-  };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (await fetch(`${url}/-/ready`).then((res) => res.ok, () => false)) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      await stop();
-      throw new Error(`Prometheus did not become ready:\n${log.join("")}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const { stop } = await startDaemon({
+    name: "Prometheus",
+    binary: prometheusBinary,
+    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${join(tmp.dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
+    readyUrl: `${url}/-/ready`,
+    timeoutMs: 20_000,
+    tmp,
+  });
 
   const api = async <T,>(path: string, params: Record<string, string | string[]>): Promise<T> => {
     const body = new URLSearchParams();
