@@ -6,6 +6,7 @@ import { matcherFor } from "./http/client-address.js";
 import { errorHandler, HttpError } from "./http/errors.js";
 import { inboundRateLimit } from "./http/rate-limit.js";
 import { receiveSpan, requestTraceFields } from "./http/receive-span.js";
+import { requestMetrics } from "./http/request-metrics.js";
 import type { Actions } from "./actions/actions.js";
 import { callbackMessageType, parseCardClick } from "./actions/card-click.js";
 import { actionPageRoutes } from "./http/routes/actions.js";
@@ -48,6 +49,7 @@ export function createApp(service: Service, actions: Actions): express.Express {
   const app = express();
   app.disable("x-powered-by");
   const config = () => service.relay.config;
+  app.use(requestMetrics(service.metrics, endpointOf));
 
   // req.ip: the TCP peer, or through X-Forwarded-For when the peer is a trusted proxy.
   const noProxies: string[] = [];

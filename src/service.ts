@@ -5,6 +5,7 @@ import type { Dispatcher, DispatcherOptions } from "./delivery/dispatcher.js";
 import { logger, redactor } from "./log.js";
 import type { Metrics } from "./metrics.js";
 import { StoreUnavailableError, type AcceptRequest, type Accepted as StoredAccepted, type Store } from "./outbox/contract.js";
+import { refreshGauges } from "./metric-gauges.js";
 import { createSeries } from "./metric-series.js";
 import { warmUp } from "./warm-up.js";
 import type { ActionGroup } from "./actions/group.js";
@@ -298,18 +299,9 @@ export class Service {
     return { ok: true };
   }
 
-  /** Refreshes gauges that are read from the outbox, then renders the exposition. */
+  /** Refreshes the gauges read from the outbox, the pacer and the token cache, then renders the exposition. */
   async scrape(): Promise<string> {
-    const targets = Object.keys(this.current.config.targets);
-    try {
-      const depths = await this.store.depthByTarget();
-      this.metrics.outboxDepth.reset();
-      for (const target of targets) this.metrics.outboxDepth.set({ target }, 0);
-      for (const [target, depth] of depths) this.metrics.outboxDepth.set({ target }, depth);
-    } catch (err) {
-      // The rest of the exposition still answers; the depth keeps its last values.
-      logger.warn("could not read the outbox depth for /metrics", { error: err });
-    }
+    await refreshGauges(this.metrics, this.store, this.current.targets, Date.now());
     return this.metrics.registry.metrics();
   }
 
@@ -332,7 +324,7 @@ export class Service {
     this.current = relay;
     for (const warning of relay.warnings) logger.warn("config warning", { warning: formatConfigError(warning) });
     redactor.setSecrets(relay.loaded.secrets);
-    createSeries(this.metrics, relay.config);
+    createSeries(this.metrics, relay.config, relay.templates.names());
     this.dispatcher.configure(relay.targets, relay.receiverThrottles(), dispatcherOptions(relay));
     this.metrics.configLastReloadSuccess.set(1);
     this.metrics.configLastReloadTime.set(Date.now() / 1000);

@@ -96,13 +96,38 @@ export interface Delivery {
   sentAt?: number;
 }
 
+/**
+ * Where a failed send failed: the `class` label of wecom_relay_send_failures_total, a
+ * closed set. A failure that carries an errcode and no class is an `errcode` one.
+ */
+export const FAILURE_CLASSES = [
+  /** WeCom answered a non-zero errcode. */
+  "errcode",
+  /** An HTTP status outside 2xx, by class (a proxy, a gateway, WeCom's front end). */
+  "http_4xx",
+  "http_5xx",
+  /** No answer within wecom.timeout. */
+  "timeout",
+  /** Connection refused or reset, DNS, TLS: the request did not get an answer. */
+  "network",
+  /** A 2xx answer that is not WeCom's JSON. */
+  "bad_response",
+  /** An app target has no access_token (gettoken failed, or is backing off). */
+  "token",
+  /** The relay refused to send it (over WeCom's limits, an unusable card). */
+  "not_sent",
+  /** A bug: the channel threw. */
+  "internal",
+] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
 /** What a channel says about one send. Errors are values, not exceptions. */
 export type SendResult =
   /** Sent; an interactive card's answer carries the response_code that updates it once. */
   | { kind: "ok"; responseCode?: string }
   /** Try again; afterMs is a floor on the wait (e.g. 45009 waits for the rate window). */
-  | { kind: "retry"; error: string; errcode?: number; afterMs?: number }
+  | { kind: "retry"; error: string; errcode?: number; afterMs?: number; class?: FailureClass }
   /** App token was rejected: refresh it once and retry. */
   | { kind: "refreshToken"; error: string; errcode: number }
   /** Will never succeed as it is: dead-letter now. */
-  | { kind: "permanent"; error: string; errcode?: number };
+  | { kind: "permanent"; error: string; errcode?: number; class?: FailureClass };

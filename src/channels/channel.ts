@@ -15,9 +15,19 @@ export interface SendContext {
   log: Record<string, unknown>;
 }
 
+/** An app's access_token as the relay holds it, in epoch ms (0: none). */
+export interface TokenState {
+  /** When the token in hand expires; 0 while there is none. */
+  expiresAt: number;
+  /** No gettoken is tried before this (a failed fetch backs off); 0 when not backing off. */
+  backoffUntil: number;
+}
+
 export interface Channel {
   readonly kind: "robot" | "app";
   send(message: Message, context?: SendContext): Promise<SendResult>;
   /** App channels only: updates a sent card for every recipient of the target. */
   updateCard?(update: CardUpdate): Promise<SendResult>;
+  /** App channels only: the access_token's state, for the token gauges. */
+  tokenState?(): TokenState;
 }

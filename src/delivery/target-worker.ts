@@ -9,7 +9,7 @@ import { logger, redactor } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Store, StoredDelivery } from "../outbox/contract.js";
 import type { Span, Tracer } from "../tracing/tracer.js";
-import type { MessageType, SendResult, TraceRef } from "../types.js";
+import type { FailureClass, MessageType, SendResult, TraceRef } from "../types.js";
 import { errcodeLabel } from "../channels/wecom/errcodes.js";
 import type { Clock } from "./clock.js";
 import { DigestPacker, shouldCoalesce, type DigestRenderer, type SendUnit } from "./coalesce.js";
@@ -170,9 +170,9 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
   const now = ctx.clock.now();
   const { span, log } = attempt;
   span.set({ "wecom_relay.result": result.kind, ...(result.kind !== "ok" && { "wecom_relay.errcode": result.errcode }) });
-  ctx.metrics.messagesSent.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
+  ctx.metrics.sendAttempts.inc({ target, result: result.kind === "refreshToken" ? "retry" : result.kind });
   if (result.kind === "ok") {
-    await ctx.store.markSent(unit.rowIds, now);
+    const delivered = await ctx.store.markSent(unit.rowIds, now);
     span.set({ "wecom_relay.decision": "sent" });
     await rememberCard(ctx, target, unit, result.responseCode, now, log);
     // The target works again: what waits for a retry goes out now, at its pace, not
@@ -181,15 +181,20 @@ async function record(ctx: WorkerContext, target: string, runtime: TargetRuntime
       const moved = await ctx.store.expedite(target, now);
       if (moved > 0) logger.info("target recovered; sending its waiting retries now", { target, rows: moved });
     }
-    if (unit.coalesced) ctx.metrics.coalesced.inc({ target }, unit.rowIds.length);
-    for (const id of unit.rowIds) {
+    // Counted from the rows this send moved to sent: each message once, however often it was tried.
+    ctx.metrics.messagesDelivered.inc({ target }, delivered.length);
+    if (unit.coalesced) ctx.metrics.coalesced.inc({ target }, delivered.length);
+    for (const id of delivered) {
       const row = rows.get(id);
       if (row) ctx.metrics.deliveryLatency.observe({ target }, (now - row.createdAt) / 1000);
     }
     if (logger.isDebugEnabled()) logger.debug("delivered", { target, ...log, coalesced: unit.coalesced, events: unit.message.eventIds });
     return;
   }
-  if (result.errcode !== undefined) ctx.metrics.wecomErrors.inc({ errcode: errcodeLabel(result.errcode) });
+  const failureClass = failureClassOf(result);
+  ctx.metrics.sendFailures.inc({ target, class: failureClass });
+  // A token failure repeats gettoken's errcode without asking WeCom again: counted at the fetch.
+  if (result.errcode !== undefined && failureClass !== "token") ctx.metrics.wecomErrors.inc({ target, errcode: errcodeLabel(result.errcode) });
   if (result.kind !== "permanent") ctx.failing.add(target);
   let effective = result;
   if (result.kind === "retry" && result.errcode === RATE_ERRCODE) {
@@ -252,14 +257,21 @@ async function recordFailure(
   });
   if (retrying.length > 0) {
     await ctx.store.markRetry(retrying, retryAt, result.error);
-    ctx.metrics.retries.inc({ target }, retrying.length);
+    const firstFailures = retrying.filter((id) => rows.get(id)?.attempts === 0).length;
+    ctx.metrics.messagesRetried.inc({ target }, firstFailures);
     logger.warn("send failed; will retry", { target, ...log, delivery_ids: retrying, error: result.error, errcode: result.errcode, retryInMs: retryAt - now });
   }
   for (const [error, { reason, ids }] of dead) {
-    await ctx.store.markDead(ids, error);
-    ctx.metrics.deadLetters.inc({ target, reason }, ids.length);
+    const marked = await ctx.store.markDead(ids, error);
+    ctx.metrics.deadLetters.inc({ target, reason }, marked.length);
     logger.error("delivery dead-lettered", { target, ...log, delivery_ids: ids, reason, error });
   }
+}
+
+/** The `class` label of a failed send: set by the channel, else an errcode's, else a bug's. */
+function failureClassOf(result: Exclude<SendResult, { kind: "ok" }>): FailureClass {
+  if (result.kind === "refreshToken") return "errcode";
+  return result.class ?? (result.errcode !== undefined ? "errcode" : "internal");
 }
 
 async function safeSend(channel: Channel, unit: SendUnit, log: Record<string, unknown>): Promise<SendResult> {
@@ -267,6 +279,6 @@ async function safeSend(channel: Channel, unit: SendUnit, log: Record<string, un
     return await channel.send(unit.message, { log });
   } catch (err) {
     // Channels return errors as values; a throw is a bug, but the row must not be lost.
-    return { kind: "retry", error: `internal error: ${(err as Error).message}` };
+    return { kind: "retry", error: `internal error: ${(err as Error).message}`, class: "internal" };
   }
 }

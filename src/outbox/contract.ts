@@ -55,6 +55,15 @@ export interface TargetActivity {
   lastError?: { error: string; at: number };
 }
 
+/** One target's queue, for the queue gauges. */
+export interface QueueStats {
+  queued: number;
+  /** Rows whose next attempt is after `now`: they failed and wait for a retry. */
+  waitingRetry: number;
+  /** Epoch ms the oldest queued row was written (or requeued). */
+  oldestCreatedAt: number;
+}
+
 /** A page position in a target's queue: rows are read in order of (next attempt, id). */
 export interface QueueCursor {
   at: number;
@@ -95,6 +104,14 @@ export interface Store {
   requeue(ids: readonly string[], now: number): Promise<{ id: string; target: string }[]>;
   /** Queued rows per target, for the depth gauge. */
   depthByTarget(): Promise<Map<string, number>>;
+  /**
+   * Per target with queued rows: how many, how many wait for a retry (next attempt after
+   * `now`), and when the oldest was queued. Costs an index lookup per target, not a walk
+   * of the queue, so /metrics stays cheap at any backlog.
+   */
+  queueStats(now: number): Promise<Map<string, QueueStats>>;
+  /** Disk space the outbox takes, in bytes. */
+  sizeBytes(): Promise<number>;
   /** Targets that have queued rows. */
   queuedTargets(): Promise<string[]>;
 
@@ -115,10 +132,14 @@ export interface Store {
    * Returns how many rows moved.
    */
   expedite(target: string, now: number): Promise<number>;
-  /** One set-based update per send: the rows WeCom accepted. */
-  markSent(ids: readonly string[], now: number): Promise<void>;
+  /**
+   * One set-based update per send: the rows WeCom accepted. Returns the ids it moved from
+   * queued to sent (a row already finished is left alone and not returned).
+   */
+  markSent(ids: readonly string[], now: number): Promise<string[]>;
   markRetry(ids: readonly string[], nextAttemptAt: number, error: string): Promise<void>;
-  markDead(ids: readonly string[], error: string): Promise<void>;
+  /** Returns the ids it moved from queued to dead. */
+  markDead(ids: readonly string[], error: string): Promise<string[]>;
 
   /**
    * Takes (or renews) the lease on `target` for `holder` until `now + leaseMs`. True while

@@ -11,6 +11,7 @@ import {
   type BrowseQuery,
   type TargetActivity,
   type QueueCursor,
+  type QueueStats,
   type RequestStatus,
   type Store,
   type StoredDelivery,
@@ -46,6 +47,9 @@ const MIGRATIONS: readonly string[] = [
   ACTION_TABLES,
   SENT_INDEX,
 ];
+
+/** Every table the migrations create, for the outbox size gauge. */
+const RELAY_TABLES = ["requests", "deliveries", "pace", "leases", "action_groups", "cards", "actions", "schema_migrations"];
 
 /** Any fixed number: replicas starting together take turns at migrating. */
 const MIGRATION_LOCK = 0x77_65_63_6f; // "weco"
@@ -243,6 +247,26 @@ export class PostgresStore implements Store {
     return new Map(rows.map((row) => [row.target, Number(row.n)]));
   }
 
+  /** One walk of the queued rows, as the depth alone took before. */
+  async queueStats(now: number): Promise<Map<string, QueueStats>> {
+    const rows = await this.query<{ target: string; n: string; waiting: string; oldest: string }>(
+      `SELECT target, count(*) AS n, count(*) FILTER (WHERE next_attempt_at > $1) AS waiting, min(created_at) AS oldest
+       FROM deliveries WHERE state = 'queued' GROUP BY target`,
+      [now],
+    );
+    return new Map(rows.map((row) => [row.target, { queued: Number(row.n), waitingRetry: Number(row.waiting), oldestCreatedAt: Number(row.oldest) }]));
+  }
+
+  /** The relay's own tables (the database may hold others'). */
+  async sizeBytes(): Promise<number> {
+    const [row] = await this.query<{ bytes: string | null }>(
+      `SELECT sum(pg_total_relation_size(c.oid)) AS bytes FROM pg_class c
+       WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1::text[])`,
+      [RELAY_TABLES],
+    );
+    return Number(row?.bytes ?? 0);
+  }
+
   async queuedTargets(): Promise<string[]> {
     return (await this.query<{ target: string }>("SELECT DISTINCT target FROM deliveries WHERE state = 'queued'")).map((row) => row.target);
   }
@@ -282,12 +306,13 @@ export class PostgresStore implements Store {
 
   // "state || ''": look rows up by id; without statistics (a bulk write just happened) the
   // planner would otherwise walk the state index over the whole queue.
-  async markSent(ids: readonly string[], now: number): Promise<void> {
-    await this.query(
+  async markSent(ids: readonly string[], now: number): Promise<string[]> {
+    const rows = await this.query<{ id: string }>(
       `UPDATE deliveries SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL
-       WHERE id = ANY($2::text[]) AND state || '' = 'queued'`,
+       WHERE id = ANY($2::text[]) AND state || '' = 'queued' RETURNING id`,
       [now, ids],
     );
+    return rows.map((row) => row.id);
   }
 
   async markRetry(ids: readonly string[], nextAttemptAt: number, error: string): Promise<void> {
@@ -298,12 +323,13 @@ export class PostgresStore implements Store {
     );
   }
 
-  async markDead(ids: readonly string[], error: string): Promise<void> {
-    await this.query(
+  async markDead(ids: readonly string[], error: string): Promise<string[]> {
+    const rows = await this.query<{ id: string }>(
       `UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $1
-       WHERE id = ANY($2::text[]) AND state || '' = 'queued'`,
+       WHERE id = ANY($2::text[]) AND state || '' = 'queued' RETURNING id`,
       [error, ids],
     );
+    return rows.map((row) => row.id);
   }
 
   async claim(target: string, holder: string, now: number, leaseMs: number): Promise<boolean> {

@@ -2,10 +2,10 @@
 // and readers unblocked; synchronous=FULL makes a row answered 2xx survive power loss;
 // the exclusive lock keeps a second process off the same data dir.
 import { orderedId } from "./ids.js";
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { Accepted, AcceptRequest, BrowseQuery, QueueCursor, RequestStatus, Store, StoredDelivery, TargetActivity } from "./contract.js";
+import type { Accepted, AcceptRequest, BrowseQuery, QueueCursor, QueueStats, RequestStatus, Store, StoredDelivery, TargetActivity } from "./contract.js";
 import { ACTION_TABLES, SqliteActionLog } from "./sqlite-actions.js";
 import { browseFilter, nextSlot, requestState, SENT_INDEX, targetActivity, toDelivery, withoutSlot, type DeliveryRow, type PaceState } from "./rows.js";
 
@@ -40,6 +40,8 @@ const MIGRATIONS: readonly string[] = [
   `CREATE TABLE health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);`,
   ACTION_TABLES,
   SENT_INDEX,
+  // The oldest queued row of a target in one index step, for the queue-age gauge.
+  `CREATE INDEX deliveries_queued_age ON deliveries (target, created_at) WHERE state = 'queued';`,
 ];
 
 /** A second process on the same data dir: refused with a clear reason. */
@@ -61,7 +63,7 @@ export class SqliteStore implements Store {
   private readonly depth = new Map<string, number>();
   private pingFailed = false;
 
-  private constructor(file: string) {
+  private constructor(private readonly file: string) {
     const created = !existsSync(file);
     this.db = new Database(file, { timeout: 1000 });
     // Only this process may read or write the outbox; rows hold message text.
@@ -110,10 +112,12 @@ export class SqliteStore implements Store {
         .pluck(),
       nextDueAt: db.prepare("SELECT min(next_attempt_at) FROM deliveries WHERE target = ? AND state = 'queued'").pluck(),
       depth: db.prepare("SELECT target, count(*) AS n FROM deliveries WHERE state = 'queued' GROUP BY target"),
+      waitingRetry: db.prepare("SELECT count(*) FROM deliveries WHERE target = ? AND state = 'queued' AND next_attempt_at > ?").pluck(),
+      oldestQueued: db.prepare("SELECT min(created_at) FROM deliveries WHERE target = ? AND state = 'queued'").pluck(),
       // "+state": look rows up by id, never walk the queue (the state index would).
       markSent: db.prepare(
         `UPDATE deliveries SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL
-         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'queued' RETURNING target`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'queued' RETURNING id, target`,
       ),
       markRetry: db.prepare(
         `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
@@ -121,7 +125,7 @@ export class SqliteStore implements Store {
       ),
       markDead: db.prepare(
         `UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?
-         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'queued' RETURNING target`,
+         WHERE id IN (SELECT value FROM json_each(?)) AND +state = 'queued' RETURNING id, target`,
       ),
       requeue: db.prepare(
         `UPDATE deliveries SET state = 'queued', next_attempt_at = ?, created_at = ?
@@ -263,6 +267,24 @@ export class SqliteStore implements Store {
     return Promise.resolve(new Map([...this.depth].filter(([, n]) => n > 0)));
   }
 
+  queueStats(now: number): Promise<Map<string, QueueStats>> {
+    const stats = new Map<string, QueueStats>();
+    for (const [target, queued] of this.depth) {
+      if (queued <= 0) continue;
+      stats.set(target, {
+        queued,
+        waitingRetry: this.sql.waitingRetry.get(target, now) as number,
+        oldestCreatedAt: this.sql.oldestQueued.get(target) as number,
+      });
+    }
+    return Promise.resolve(stats);
+  }
+
+  sizeBytes(): Promise<number> {
+    const size = (path: string) => (existsSync(path) ? statSync(path).size : 0);
+    return Promise.resolve(size(this.file) + size(`${this.file}-wal`));
+  }
+
   queuedTargets(): Promise<string[]> {
     return Promise.resolve([...this.depth].flatMap(([target, n]) => (n > 0 ? [target] : [])));
   }
@@ -290,9 +312,10 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.sql.expedite.run(now, target, now).changes);
   }
 
-  markSent(list: readonly string[], now: number): Promise<void> {
-    this.count((this.sql.markSent.all(now, ids(list)) as { target: string }[]).map((row) => row.target), -1);
-    return Promise.resolve();
+  markSent(list: readonly string[], now: number): Promise<string[]> {
+    const marked = this.sql.markSent.all(now, ids(list)) as { id: string; target: string }[];
+    this.count(marked.map((row) => row.target), -1);
+    return Promise.resolve(marked.map((row) => row.id));
   }
 
   markRetry(list: readonly string[], nextAttemptAt: number, error: string): Promise<void> {
@@ -300,9 +323,10 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  markDead(list: readonly string[], error: string): Promise<void> {
-    this.count((this.sql.markDead.all(error, ids(list)) as { target: string }[]).map((row) => row.target), -1);
-    return Promise.resolve();
+  markDead(list: readonly string[], error: string): Promise<string[]> {
+    const marked = this.sql.markDead.all(error, ids(list)) as { id: string; target: string }[];
+    this.count(marked.map((row) => row.target), -1);
+    return Promise.resolve(marked.map((row) => row.id));
   }
 
   claim(target: string, holder: string, now: number, leaseMs: number): Promise<boolean> {

@@ -68,7 +68,7 @@ export function messagesView(query: MessageQuery, page: MessagePage, options: { 
     `<section aria-labelledby="results-h"><h2 id="results-h">${page.messages.length === 0 ? "No messages found" : `${page.messages.length} message${page.messages.length === 1 ? "" : "s"}`}</h2>` +
     (rows.length > 0 ? table("Newest first. Open one for its rendered text, attempts and errors.", ["Created", "State", "Target", "Receiver", "Summary", "Attempts"], rows) : "") +
     older +
-    grafanaLink(options.grafana, "Messages sent in Grafana") +
+    grafanaLink(options.grafana, "Messages delivered in Grafana") +
     `</section>`
   );
 }

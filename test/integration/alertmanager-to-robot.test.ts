@@ -71,9 +71,11 @@ describe("Alertmanager webhook to WeCom robot", () => {
     await expect.poll(state, { timeout: 5000 }).toBe("failed");
     const status = (await (await fetch(`${relay.url}/api/v1/messages/${id}`)).json()) as { last_error: string };
     expect(status.last_error).toContain("93000");
-    expect(await relay.metric("wecom_relay_messages_sent_total", { target: "robot-1", result: "permanent" })).toBe(1);
-    expect(await relay.metric("wecom_relay_messages_sent_total", { target: "robot-1", result: "ok" })).toBe(0);
-    expect(await relay.metric("wecom_relay_wecom_errors_total", { errcode: "93000" })).toBe(1);
+    expect(await relay.metric("wecom_relay_send_attempts_total", { target: "robot-1", result: "permanent" })).toBe(1);
+    expect(await relay.metric("wecom_relay_send_attempts_total", { target: "robot-1", result: "ok" })).toBe(0);
+    expect(await relay.metric("wecom_relay_send_failures_total", { target: "robot-1", class: "errcode" })).toBe(1);
+    expect(await relay.metric("wecom_relay_wecom_errors_total", { target: "robot-1", errcode: "93000" })).toBe(1);
+    expect(await relay.metric("wecom_relay_messages_delivered_total", { target: "robot-1" })).toBe(0);
     expect(await relay.metric("wecom_relay_dead_letters_total", { target: "robot-1" })).toBe(1);
     expect(wecom.robotMessages()).toHaveLength(0);
   });
@@ -84,8 +86,10 @@ describe("Alertmanager webhook to WeCom robot", () => {
     await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Flaky" }]));
     const [message] = await wecom.waitForRobotMessages(1);
     expect(message!.content).toContain("Flaky");
-    expect(await relay.metric("wecom_relay_retries_total", { target: "robot-1" })).toBe(2);
-    expect(await relay.metric("wecom_relay_messages_sent_total", { result: "retry" })).toBe(2);
+    // Two attempts failed; one message needed retries, and it was delivered once.
+    expect(await relay.metric("wecom_relay_send_attempts_total", { result: "retry" })).toBe(2);
+    expect(await relay.metric("wecom_relay_messages_retried_total", { target: "robot-1" })).toBe(1);
+    await expect.poll(() => relay!.metric("wecom_relay_messages_delivered_total", { target: "robot-1" })).toBe(1);
   });
 
   it("paces two targets that name the same robot as one robot: no 45009 from our own pace", async () => {

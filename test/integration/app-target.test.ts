@@ -49,6 +49,11 @@ describe("app message targets through the relay", () => {
     expect(message!.touser).toEqual(["zhangsan", "lisi"]);
     expect(message!.toparty).toEqual(["2"]);
     expect(await relay.metric("wecom_relay_token_refreshes_total", { target: "ops-app", result: "success" })).toBe(1);
+    // The token in hand and when it expires (the fake issues 2 h tokens); no fetch backoff.
+    const expiry = await relay.metric("wecom_relay_app_token_expiry_timestamp_seconds", { target: "ops-app" });
+    expect(expiry - Date.now() / 1000).toBeGreaterThan(7100);
+    expect(expiry - Date.now() / 1000).toBeLessThanOrEqual(7200);
+    expect(await relay.metric("wecom_relay_app_token_backoff_until_timestamp_seconds", { target: "ops-app" })).toBe(0);
   });
 
   it("sends a textcard that opens the alert's source graph when the route's format is textcard", async () => {
@@ -85,6 +90,15 @@ describe("app message targets through the relay", () => {
     const { last_error } = await status();
     expect(last_error).toContain("invalid corp secret");
     expect(last_error).not.toContain(secret);
+    // gettoken's answer is WeCom's errcode for this target; the send failed for want of a token.
+    expect(await relay.metric("wecom_relay_token_refreshes_total", { target: "ops-app", result: "failure" })).toBe(1);
+    expect(await relay.metric("wecom_relay_wecom_errors_total", { target: "ops-app", errcode: "40001" })).toBe(1);
+    expect(await relay.metric("wecom_relay_send_failures_total", { target: "ops-app", class: "token" })).toBe(1);
+    expect(await relay.metric("wecom_relay_send_failures_total", { target: "ops-app", class: "errcode" })).toBe(0);
+    expect(await relay.metric("wecom_relay_dead_letters_total", { target: "ops-app", reason: "errcode_40001" })).toBe(1);
+    expect(await relay.metric("wecom_relay_app_token_expiry_timestamp_seconds", { target: "ops-app" })).toBe(0);
+    // A wrong secret is not asked about again for a while (5 s, doubling).
+    expect(await relay.metric("wecom_relay_app_token_backoff_until_timestamp_seconds", { target: "ops-app" })).toBeGreaterThan(Date.now() / 1000);
   });
 
   it("answers WeCom's callback URL verification with the decrypted echostr", async () => {

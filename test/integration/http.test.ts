@@ -46,6 +46,21 @@ describe("HTTP endpoints", () => {
     expect(await relay.metric("wecom_relay_requests_rejected_total", { source: "alertmanager", reason: "unauthorized" })).toBe(before + 1);
   });
 
+  it("counts every answer by source and status code, and times it; probes and scrapes are left out", async () => {
+    const count = (labels: Record<string, string>) => relay.metric("wecom_relay_http_requests_total", labels);
+    const timed = () => relay.metric("wecom_relay_http_request_duration_seconds_count", { source: "alertmanager" });
+    const [ok, refused, all, times, probes] = [await count({ source: "alertmanager", code: "200" }), await count({ source: "alertmanager", code: "401" }), await count({}), await timed(), await count({ source: "other" })];
+    expect((await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Counted" }]), auth)).status).toBe(200);
+    expect((await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Refused" }]))).status).toBe(401);
+    await fetch(`${relay.url}/-/ready`);
+    await fetch(`${relay.url}/metrics`);
+    await expect.poll(() => count({ source: "alertmanager", code: "200" })).toBe(ok + 1);
+    expect(await count({ source: "alertmanager", code: "401" })).toBe(refused + 1);
+    expect(await timed()).toBe(times + 2);
+    expect(await count({ source: "other" })).toBe(probes);
+    expect(await count({})).toBe(all + 2);
+  });
+
   it("answers 400 for malformed JSON, naming the parser's complaint", async () => {
     const res = await relay.post("/webhook/alertmanager", '{"version": "4",', auth);
     expect(res.status).toBe(400);

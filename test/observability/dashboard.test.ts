@@ -7,118 +7,20 @@ import { parse } from "yaml";
 import { startFakeWeCom, type FakeWeCom } from "../support/fake-wecom.js";
 import { alertmanagerPayload } from "../support/payloads.js";
 import { robotConfig, startRelay, type RunningRelay } from "../support/relay.js";
-
-interface Target {
-  refId?: string;
-  expr?: string;
-  datasource?: { type?: string; uid?: string };
-}
-
-interface Panel {
-  id?: number;
-  type: string;
-  title?: string;
-  datasource?: { type?: string; uid?: string };
-  gridPos?: { x: number; y: number; w: number; h: number };
-  targets?: Target[];
-  panels?: Panel[];
-}
-
-interface Variable {
-  name: string;
-  type: string;
-  query?: string | { query?: string };
-}
-
-interface Dashboard {
-  uid: string;
-  schemaVersion: number;
-  panels: Panel[];
-  templating: { list: Variable[] };
-}
-
-const DATASOURCE = { type: "prometheus", uid: "${datasource}" };
-
-const dashboard = JSON.parse(readFileSync(new URL("../../grafana/wecom-relay.json", import.meta.url), "utf8")) as Dashboard;
-
-/** Every panel, including those nested in collapsed rows. */
-function allPanels(panels: readonly Panel[]): Panel[] {
-  return panels.flatMap((panel) => [panel, ...allPanels(panel.panels ?? [])]);
-}
-
-const panels = allPanels(dashboard.panels);
-const queryPanels = panels.filter((panel) => panel.type !== "row");
-
-/** Every PromQL expression a panel runs, with where it comes from. */
-function panelExpressions(): { where: string; expr: string }[] {
-  return queryPanels.flatMap((panel) =>
-    (panel.targets ?? []).map((target) => ({ where: `panel "${panel.title}" ${target.refId}`, expr: target.expr ?? "" })),
-  );
-}
-
-/** The label_values queries behind the dashboard's variables. */
-function variableExpressions(): { where: string; expr: string }[] {
-  return dashboard.templating.list
-    .filter((variable) => variable.type === "query")
-    .map((variable) => ({
-      where: `variable $${variable.name}`,
-      expr: typeof variable.query === "string" ? variable.query : (variable.query?.query ?? ""),
-    }));
-}
-
-/** Metric names in an expression: anything prefixed wecom_relay_ (labels and functions never are). */
-function metricNames(expr: string): string[] {
-  return [...expr.matchAll(/\bwecom_relay_[a-z0-9_]+/g)].map((match) => match[0]);
-}
-
-interface Exposition {
-  /** Metric family name -> type, from the `# TYPE` lines. */
-  families: Map<string, string>;
-  /** Names of the series that have at least one sample. */
-  sampled: Set<string>;
-}
-
-function parseExposition(text: string): Exposition {
-  const families = new Map<string, string>();
-  const sampled = new Set<string>();
-  for (const line of text.split("\n")) {
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) families.set(type[1]!, type[2]!);
-    else if (line && !line.startsWith("#")) sampled.add(/^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0]);
-  }
-  return { families, sampled };
-}
-
-/**
- * The family a queried name belongs to: itself, or the histogram a `_bucket`, `_sum` or
- * `_count` series is part of. Undefined when the relay exports nothing of that name.
- */
-function familyOf(name: string, exposition: Exposition): string | undefined {
-  if (exposition.families.has(name)) return name;
-  const series = /^(.*)_(bucket|sum|count)$/.exec(name);
-  if (series && ["histogram", "summary"].includes(exposition.families.get(series[1]!) ?? "")) return series[1];
-  return undefined;
-}
-
-/** Queried names the exposition cannot answer: unknown families, or histogram buckets without samples. */
-function unansweredMetrics(exprs: readonly { where: string; expr: string }[], exposition: Exposition): string[] {
-  return exprs.flatMap(({ where, expr }) =>
-    metricNames(expr)
-      .filter((name) => familyOf(name, exposition) === undefined || (name.endsWith("_bucket") && !exposition.sampled.has(name)))
-      .map((name) => `${where}: ${name}`),
-  );
-}
-
-/** The relay's own metrics: every family but the default Node.js process ones. */
-function relayFamilies(exposition: Exposition): string[] {
-  return [...exposition.families.keys()].filter((name) => !/^wecom_relay_(process|nodejs)_/.test(name));
-}
+import { DATASOURCE, dashboard, panelExpressions, panels, queryPanels, variableExpressions } from "../support/dashboard.js";
+import { familyOf, metricNames, parseExposition, relayFamilies, unansweredMetrics, type Exposition } from "../support/exposition.js";
 
 describe("dashboard structure", () => {
   it("is provisionable under a fixed uid with a Prometheus datasource variable", () => {
     expect(dashboard.uid).toBe("wecom-relay");
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
     expect(dashboard.templating.list).toContainEqual(expect.objectContaining({ name: "datasource", type: "datasource", query: "prometheus" }));
+  });
+
+  it("lets All stand for every value its variable found, so no other job (Prometheus's own) is selected", () => {
+    const variables = dashboard.templating.list.filter((variable) => variable.type === "query");
+    expect(variables.map((variable) => variable.name)).toEqual(["job", "instance", "target", "receiver"]);
+    for (const variable of variables) expect(variable.allValue, `$${variable.name}`).toBeUndefined();
   });
 
   it("gives every panel, rows included, a unique id", () => {
@@ -212,7 +114,7 @@ describe("dashboard against a live relay", () => {
     // A delivered alert: sent ok, with a latency observation.
     expect((await relay.post("/webhook/alertmanager", alertmanagerPayload([{ name: "Delivered" }]))).status).toBe(200);
     await wecom.waitForRobotMessages(1);
-    await vi.waitFor(async () => expect(await relay.metric("wecom_relay_messages_sent_total", { result: "ok" })).toBe(1), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await relay.metric("wecom_relay_messages_delivered_total")).toBe(1), { timeout: 10_000 });
 
     // A rejected request.
     expect((await relay.post("/webhook/alertmanager", "{not json")).status).toBe(400);
@@ -235,7 +137,8 @@ describe("dashboard against a live relay", () => {
     for (const name of [
       "wecom_relay_events_received_total",
       "wecom_relay_requests_rejected_total",
-      "wecom_relay_messages_sent_total",
+      "wecom_relay_messages_delivered_total",
+      "wecom_relay_send_attempts_total",
       "wecom_relay_wecom_errors_total",
       "wecom_relay_dead_letters_total",
       "wecom_relay_delivery_latency_seconds_bucket",

@@ -36,25 +36,45 @@ function run(...args: string[]): { status: number | null; output: string } {
 }
 
 describe("alert rules", () => {
-  it("form one group, wecom-relay, covering down, dead letters, backlog, WeCom errors, reloads and latency", () => {
+  it("form one group, wecom-relay, with a rule for each way an alert can be lost or late", () => {
     expect(groups.map((group) => group.name)).toEqual(["wecom-relay"]);
     expect(new Set(rules.map((rule) => rule.alert))).toEqual(
       new Set([
+        // lost
         "WecomRelayDown",
+        "WecomRelayWebhooksRejected",
+        "WecomRelayOutboxWriteFailing",
         "WecomRelayDeadLetters",
+        "WecomRelayAppTokenFailing",
+        "WecomRelayInvalidRecipients",
+        // late
+        "WecomRelayDeliveryStalled",
         "WecomRelayOutboxGrowing",
+        "WecomRelayTargetPaused",
         "WecomRelayWeComErrorRatio",
-        "WecomRelayConfigReloadFailed",
         "WecomRelayDeliveryLatencyHigh",
+        // not what was meant, or down now and then
+        "WecomRelayConfigReloadFailed",
+        "WecomRelayRestarting",
       ]),
     );
   });
 
-  it("give every alert a severity, a summary and a description", () => {
+  it("give every alert a severity, a summary and a description naming its runbook", () => {
     for (const rule of rules) {
       expect(["warning", "critical"], rule.alert).toContain(rule.labels?.severity);
       expect(rule.annotations?.summary, rule.alert).toBeTruthy();
-      expect(rule.annotations?.description?.length, rule.alert).toBeGreaterThan(80);
+      expect(rule.annotations?.description, rule.alert).toContain(`Runbook: ${rule.alert} in docs/operations.md`);
+    }
+  });
+
+  it("have a runbook section each in docs/operations.md: what it means, what to check, what to do", () => {
+    const operations = readFileSync(new URL("../../docs/operations.md", import.meta.url), "utf8");
+    for (const alert of new Set(rules.map((rule) => rule.alert))) {
+      const start = operations.indexOf(`\n### ${alert}\n`);
+      expect(start, `runbook section for ${alert}`).toBeGreaterThan(0);
+      const section = operations.slice(start + 1).split(/\n##+ /)[0]!;
+      for (const part of ["**Means**", "**Check**", "**Do**"]) expect(section, `${alert}: ${part}`).toContain(part);
     }
   });
 
@@ -80,7 +100,7 @@ describe.skipIf(!promtool)("alert rules with the real promtool", () => {
   it("pass promtool check rules", () => {
     const { status, output } = run("check", "rules", rulesFile);
     expect(status, output).toBe(0);
-    expect(output).toMatch(/SUCCESS: 7 rules found/);
+    expect(output).toMatch(/SUCCESS: 14 rules found/);
   });
 
   it("pass their promtool unit tests", () => {

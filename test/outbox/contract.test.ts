@@ -185,10 +185,40 @@ describe.each(drivers)("Store contract: $name", (driver) => {
 
   it("marks a whole unit in one update, and leaves rows that are no longer queued alone", async () => {
     const { deliveryIds } = await one([message(), message(), message()]);
-    await store.markDead([deliveryIds[0]!], "errcode 93000");
-    await store.markSent(deliveryIds, 2000);
+    expect(await store.markDead([deliveryIds[0]!], "errcode 93000")).toEqual([deliveryIds[0]]);
+    // Only the rows this update finished are answered: what the delivered and dead-letter counts add.
+    expect((await store.markSent(deliveryIds, 2000)).sort()).toEqual(deliveryIds.slice(1).sort());
+    expect(await store.markSent(deliveryIds, 2001)).toEqual([]);
+    expect(await store.markDead(deliveryIds, "late")).toEqual([]);
     const states = await Promise.all(deliveryIds.map(async (id) => (await store.get(id))?.state));
     expect(states).toEqual(["dead", "sent", "sent"]);
+  });
+
+  it("reports each target's queue: how many, how many wait for a retry, and when the oldest was queued", async () => {
+    expect(await store.queueStats(1000)).toEqual(new Map());
+    const a = (await one([message(), message()], 1000)).deliveryIds;
+    await one([message()], 3000);
+    await one([message({ target: "robot-b" })], 2000);
+    await store.markRetry([a[1]!], 60_000, "HTTP 502");
+    expect(await store.queueStats(5000)).toEqual(
+      new Map([
+        ["robot-a", { queued: 3, waitingRetry: 1, oldestCreatedAt: 1000 }],
+        ["robot-b", { queued: 1, waitingRetry: 0, oldestCreatedAt: 2000 }],
+      ]),
+    );
+    // The oldest sent: the next one is the oldest now; a target with nothing queued is left out.
+    await store.markSent([a[0]!], 6000);
+    await store.markSent([a[1]!], 6000);
+    const b = await store.due("robot-b", 7000, 1);
+    await store.markDead([b[0]!.id], "gone");
+    expect(await store.queueStats(7000)).toEqual(new Map([["robot-a", { queued: 1, waitingRetry: 0, oldestCreatedAt: 3000 }]]));
+  });
+
+  it("reports the space it takes on disk, growing as it holds more", async () => {
+    const before = await store.sizeBytes();
+    expect(before).toBeGreaterThan(0);
+    await one(Array.from({ length: 200 }, (_, i) => message({ content: `${"x".repeat(2000)} ${i}` })));
+    expect(await store.sizeBytes()).toBeGreaterThan(before);
   });
 
   it("lists dead letters newest first and requeues them with their age reset", async () => {

@@ -1,10 +1,10 @@
 // Starts the real Alertmanager (Debian's prometheus-alertmanager) on a free loopback
 // port with a config written to a temporary folder, and waits until it is ready.
-import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { findBinary } from "./binaries.js";
+import { startDaemon } from "./daemon.js";
 import { tempDir } from "./tmp.js";
 
 export const alertmanagerBinary = findBinary("alertmanager");
@@ -36,10 +36,10 @@ export async function startAlertmanager(config: string, options: { routePrefix?:
   const url = `http://127.0.0.1:${port}${prefix.replace(/\/$/, "")}`;
   const configFile = join(tmp.dir, "alertmanager.yml");
   writeFileSync(configFile, config);
-  const log: string[] = [];
-  const child: ChildProcess = spawn(
-    alertmanagerBinary,
-    [
+  const { stop } = await startDaemon({
+    name: "Alertmanager",
+    binary: alertmanagerBinary,
+    args: [
       `--config.file=${configFile}`,
       `--storage.path=${join(tmp.dir, "am-data")}`,
       `--web.listen-address=127.0.0.1:${port}`,
@@ -47,27 +47,10 @@ export async function startAlertmanager(config: string, options: { routePrefix?:
       "--cluster.listen-address=",
       "--log.level=warn",
     ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  child.stderr!.on("data", (chunk: Buffer) => log.push(chunk.toString()));
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    tmp.remove();
-  };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const ready = await fetch(`${url}/-/ready`).then((res) => res.ok, () => false);
-    if (ready) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`Alertmanager did not become ready:\n${log.join("")}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    readyUrl: `${url}/-/ready`,
+    timeoutMs: 15_000,
+    tmp,
+  });
   return {
     url,
     postAlerts: async (alerts) => {

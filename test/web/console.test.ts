@@ -111,6 +111,7 @@ route:
     const byLabel = await (await get(`/ui/messages?${new URLSearchParams({ label: "team=web" })}`)).text();
     expect(byLabel).toContain("ConsoleCpu");
     expect(byLabel).not.toContain("ConsoleDisk");
+    expect(byName).toMatch(/href="https:\/\/grafana\.example\.com\/d\/wecom-relay\/wecom-relay\?viewPanel=\d+"[^>]*>Messages delivered in Grafana/);
     const bySource = await (await get("/ui/messages?source=github")).text();
     expect(bySource).toContain("No messages found");
 

@@ -8,7 +8,7 @@ import { logger } from "../../log.js";
 import type { Metrics } from "../../metrics.js";
 import type { Message, SendResult } from "../../types.js";
 import type { CardUpdate, Channel, SendContext } from "../channel.js";
-import { classifyErrcode } from "./errcodes.js";
+import { classifyErrcode, errcodeLabel } from "./errcodes.js";
 import { byteLimit, TEXTCARD_TITLE_LIMIT, TEXTCARD_URL_LIMIT } from "../../wecom-limits.js";
 import { postJson, wecomUrl } from "./http.js";
 import type { AppCredentials, TokenCache, TokenRequester } from "./token.js";
@@ -112,7 +112,7 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
     if (!outcome.ok) return outcome.failure;
     const reply = outcome.json as Record<string, unknown> | null;
     if (typeof reply !== "object" || reply === null || typeof reply.errcode !== "number") {
-      return { kind: "retry", error: "unexpected WeCom response: no numeric errcode" };
+      return { kind: "retry", error: "unexpected WeCom response: no numeric errcode", class: "bad_response" };
     }
     const result = classifyErrcode(reply.errcode, typeof reply.errmsg === "string" ? reply.errmsg : "");
     if (result.kind === "ok") {
@@ -152,13 +152,14 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
         return {
           kind: "permanent",
           error: `${message.msgtype} content is ${size} bytes, over the ${limit}-byte limit of app messages; not sent`,
+          class: "not_sent",
         };
       }
       let content: Record<string, unknown>;
       try {
         content = messageContent(message);
       } catch (err) {
-        return { kind: "permanent", error: `not sent: ${(err as Error).message}` };
+        return { kind: "permanent", error: `not sent: ${(err as Error).message}`, class: "not_sent" };
       }
       // Mentions are a group-chat notion: an app message already goes to its recipients.
       return withToken({ ...recipients, agentid: opts.target.agent_id, ...content }, undefined, context?.log);
@@ -172,17 +173,21 @@ export function createAppChannel(opts: AppChannelOptions): Channel {
       };
       return withToken(body, "/cgi-bin/message/update_template_card");
     },
+    tokenState: () => opts.tokens.state(credentials),
   };
 
   /** At most two calls: WeCom may revoke or expire a token early, and one fresh token settles it. */
   async function withToken(body: Record<string, unknown>, path?: string, log: Record<string, unknown> = {}): Promise<SendResult> {
     for (let attempt = 1; ; attempt += 1) {
       const token = await opts.tokens.get(credentials, requester);
-      if (!token.ok) return token.failure;
+      // Not an answer to this send: the message never left (the token cache counted the fetch).
+      if (!token.ok) return { ...token.failure, class: "token" };
       const result = await sendWith(token.token, body, path, log);
       if (result.kind !== "refreshToken") return result;
       opts.tokens.invalidate(credentials, token.token);
       if (attempt === 2) return result;
+      // Answered, and settled here by a new token: the delivery engine never sees this errcode.
+      opts.metrics?.wecomErrors.inc({ target: opts.name, errcode: errcodeLabel(result.errcode) });
       logger.info("app access_token rejected; fetching a new one and sending again", {
         target: opts.name,
         errcode: result.errcode,

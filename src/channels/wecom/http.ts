@@ -55,7 +55,7 @@ async function requestJson(
     const type = response.headers.get("content-type") ?? "no content type";
     return {
       ok: false,
-      failure: { kind: "retry", error: `HTTP ${response.status} response is not JSON (${redactCredentials(type)})` },
+      failure: { kind: "retry", error: `HTTP ${response.status} response is not JSON (${redactCredentials(type)})`, class: "bad_response" },
     };
   }
 }
@@ -64,13 +64,14 @@ function classifyStatus(response: Response): HttpFailure | undefined {
   const { status } = response;
   if (status >= 200 && status < 300) return undefined;
   const error = `HTTP ${status}${response.statusText ? ` ${redactCredentials(response.statusText)}` : ""}`;
+  const failureClass = status >= 500 ? "http_5xx" : "http_4xx";
   if (status === 429) {
     const afterMs = retryAfterMs(response.headers.get("retry-after"));
-    return afterMs === undefined ? { kind: "retry", error } : { kind: "retry", error, afterMs };
+    return afterMs === undefined ? { kind: "retry", error, class: failureClass } : { kind: "retry", error, afterMs, class: failureClass };
   }
   // 408 is a proxy giving up on a slow request: as transient as a 5xx.
-  if (status >= 500 || status === 408) return { kind: "retry", error };
-  return { kind: "permanent", error };
+  if (status >= 500 || status === 408) return { kind: "retry", error, class: failureClass };
+  return { kind: "permanent", error, class: failureClass };
 }
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */
@@ -85,9 +86,9 @@ function retryAfterMs(header: string | null): number | undefined {
 /** Names the host (never the path or query, which carry the key or token): "which proxy?" is the first question. */
 function transportFailure(err: unknown, timeoutMs: number, host: string): HttpFailure {
   if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
-    return { kind: "retry", error: `request to ${host} timed out after ${timeoutMs} ms` };
+    return { kind: "retry", error: `request to ${host} timed out after ${timeoutMs} ms`, class: "timeout" };
   }
-  return { kind: "retry", error: `network error: ${networkReason(err)} (${host})` };
+  return { kind: "retry", error: `network error: ${networkReason(err)} (${host})`, class: "network" };
 }
 
 /** fetch wraps socket errors as TypeError("fetch failed", { cause }); the cause says what happened. */

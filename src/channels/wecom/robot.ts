@@ -43,7 +43,7 @@ export function createRobotChannel(opts: RobotChannelOptions): Channel {
       if (!outcome.ok) return outcome.failure;
       const reply = outcome.json as { errcode?: unknown; errmsg?: unknown } | null;
       if (typeof reply !== "object" || reply === null || typeof reply.errcode !== "number") {
-        return { kind: "retry", error: "unexpected WeCom response: no numeric errcode" };
+        return { kind: "retry", error: "unexpected WeCom response: no numeric errcode", class: "bad_response" };
       }
       const result = classifyErrcode(reply.errcode, typeof reply.errmsg === "string" ? reply.errmsg : "");
       // A robot has no token to refresh: a token complaint cannot fix itself.

@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import { exponentialDelay } from "../../backoff.js";
 import { logger, redactor } from "../../log.js";
 import type { Metrics } from "../../metrics.js";
-import { classifyErrcode, describeErrcode } from "./errcodes.js";
+import type { TokenState } from "../channel.js";
+import { classifyErrcode, describeErrcode, errcodeLabel } from "./errcodes.js";
 import { getJson, wecomUrl, type HttpFailure } from "./http.js";
 
 /** What identifies one app's token. */
@@ -113,6 +114,13 @@ export class TokenCache {
     entry.refreshAt = 0;
   }
 
+  /** The token's expiry and the fetch backoff for these credentials, without fetching anything. */
+  state(credentials: AppCredentials): TokenState {
+    const entry = this.entries.get(cacheKey(credentials));
+    if (!entry) return { expiresAt: 0, backoffUntil: 0 };
+    return { expiresAt: entry.token === undefined ? 0 : entry.expiresAt, backoffUntil: entry.failedUntil };
+  }
+
   private entry(credentials: AppCredentials): Entry {
     const key = cacheKey(credentials);
     let entry = this.entries.get(key);
@@ -140,6 +148,7 @@ export class TokenCache {
     const { target, metrics } = requester;
     if (!fetched.ok) {
       metrics?.tokenRefreshes.inc({ target, result: "failure" });
+      if (fetched.failure.errcode !== undefined) metrics?.wecomErrors.inc({ target, errcode: errcodeLabel(fetched.failure.errcode) });
       entry.failures += 1;
       const transient = fetched.failure.kind === "retry";
       const [base, ceiling] = transient ? [this.transientBackoffMs, this.maxTransientBackoffMs] : [this.failureBackoffMs, this.maxFailureBackoffMs];
@@ -204,13 +213,13 @@ async function requestToken(credentials: AppCredentials, timeoutMs: number): Pro
 
   const reply = outcome.json as { errcode?: unknown; errmsg?: unknown; access_token?: unknown; expires_in?: unknown } | null;
   if (typeof reply !== "object" || reply === null) {
-    return { ok: false, failure: { kind: "retry", error: "gettoken: unexpected WeCom response" } };
+    return { ok: false, failure: { kind: "retry", error: "gettoken: unexpected WeCom response", class: "bad_response" } };
   }
   const errcode = typeof reply.errcode === "number" ? reply.errcode : 0;
   if (errcode !== 0) return { ok: false, failure: gettokenFailure(errcode, typeof reply.errmsg === "string" ? reply.errmsg : "", corpId) };
   const { access_token: token, expires_in: expiresIn } = reply;
   if (typeof token !== "string" || token === "" || typeof expiresIn !== "number" || !(expiresIn > 0)) {
-    return { ok: false, failure: { kind: "retry", error: "gettoken: answer has no access_token or expires_in" } };
+    return { ok: false, failure: { kind: "retry", error: "gettoken: answer has no access_token or expires_in", class: "bad_response" } };
   }
   return { ok: true, token, expiresInS: expiresIn };
 }

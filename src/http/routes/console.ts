@@ -183,7 +183,7 @@ export function consoleRoutes(app: Express, kit: RouteKit, deps: ConsoleDeps): v
   app.get("/ui/messages", async (req, res) => {
     const query = messageQuery(req);
     const result = await searchMessages(deps.store, query);
-    const link = grafana("wecom_relay_messages_sent_total", query.target ? { target: query.target } : {});
+    const link = grafana("wecom_relay_messages_delivered_total", query.target ? { target: query.target } : {});
     page(req, res, "Messages", messagesView(query, result, { targets: Object.keys(deps.config().targets), sources: [...SOURCE_NAMES, "api"], ...(link && { grafana: link }) }), "/ui/messages");
   });
 

@@ -234,6 +234,7 @@ describe("app channel send", () => {
     expect(result).toEqual({
       kind: "permanent",
       error: `${msgtype} content is 2049 bytes, over the 2048-byte limit of app messages; not sent`,
+      class: "not_sent",
     });
     expect(wecom.requests()).toHaveLength(0);
   });

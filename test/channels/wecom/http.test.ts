@@ -25,18 +25,18 @@ describe("getJson", () => {
   });
 
   it.each([
-    { httpStatus: 500, kind: "retry" },
-    { httpStatus: 503, kind: "retry" },
-    { httpStatus: 408, kind: "retry" },
-    { httpStatus: 429, kind: "retry" },
-    { httpStatus: 403, kind: "permanent" },
-    { httpStatus: 401, kind: "permanent" },
-  ])("classifies HTTP $httpStatus as $kind without mentioning the URL", async ({ httpStatus, kind }) => {
+    { httpStatus: 500, kind: "retry", class: "http_5xx" },
+    { httpStatus: 503, kind: "retry", class: "http_5xx" },
+    { httpStatus: 408, kind: "retry", class: "http_4xx" },
+    { httpStatus: 429, kind: "retry", class: "http_4xx" },
+    { httpStatus: 403, kind: "permanent", class: "http_4xx" },
+    { httpStatus: 401, kind: "permanent", class: "http_4xx" },
+  ])("classifies HTTP $httpStatus as $kind ($class) without mentioning the URL", async ({ httpStatus, kind, class: failureClass }) => {
     wecom.failNext(1, { httpStatus });
 
     const outcome = await getJson(tokenUrl(), { timeoutMs: 1000 });
 
-    expect(outcome).toMatchObject({ ok: false, failure: { kind, error: expect.stringMatching(new RegExp(`^HTTP ${httpStatus}\\b`)) } });
+    expect(outcome).toMatchObject({ ok: false, failure: { kind, class: failureClass, error: expect.stringMatching(new RegExp(`^HTTP ${httpStatus}\\b`)) } });
     expect(JSON.stringify(outcome)).not.toContain(SECRET);
   });
 });
@@ -60,11 +60,19 @@ describe("postJson", () => {
     expect(afterMs).toBeLessThanOrEqual(30_000);
   });
 
+  it("calls a 2xx answer that is not JSON a bad response", async () => {
+    wecom.failNext(1, { httpStatus: 200 });
+
+    const outcome = await postJson(`${wecom.url}/cgi-bin/webhook/send?key=k`, {}, { timeoutMs: 1000 });
+
+    expect(outcome).toMatchObject({ ok: false, failure: { kind: "retry", class: "bad_response", error: "HTTP 200 response is not JSON (text/html)" } });
+  });
+
   it("times out an answer that comes too late", async () => {
     wecom.failNext(1, { delayMs: 2000 });
 
     const outcome = await postJson(`${wecom.url}/cgi-bin/webhook/send?key=k`, {}, { timeoutMs: 100 });
 
-    expect(outcome).toEqual({ ok: false, failure: { kind: "retry", error: "request to 127.0.0.1:" + new URL(wecom.url).port + " timed out after 100 ms" } });
+    expect(outcome).toEqual({ ok: false, failure: { kind: "retry", error: "request to 127.0.0.1:" + new URL(wecom.url).port + " timed out after 100 ms", class: "timeout" } });
   });
 });

@@ -147,7 +147,7 @@ describe("robot channel send", () => {
     const started = Date.now();
     const result = await robot(KEY, 150).send(message());
 
-    expect(result).toEqual({ kind: "retry", error: `request to ${new URL(wecom.url).host} timed out after 150 ms` });
+    expect(result).toEqual({ kind: "retry", error: `request to ${new URL(wecom.url).host} timed out after 150 ms`, class: "timeout" });
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
@@ -157,7 +157,7 @@ describe("robot channel send", () => {
     const channel = createRobotChannel({ name: "r", webhook: KEY, apiBase: closed.url, timeoutMs: 1000 });
 
     // The host is named (a wrong proxy is the usual cause); the key never is.
-    expect(await channel.send(message())).toEqual({ kind: "retry", error: `network error: ECONNREFUSED (${new URL(closed.url).host})` });
+    expect(await channel.send(message())).toEqual({ kind: "retry", error: `network error: ECONNREFUSED (${new URL(closed.url).host})`, class: "network" });
   });
 
   it("never puts the robot key into an error text", async () => {
