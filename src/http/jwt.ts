@@ -2,8 +2,9 @@
 // public key or an HMAC secret), its algorithms pinned by the key's kind; exp is required,
 // exp and nbf allow 60 s of clock skew, iss and aud must match. A failure has a reason from
 // a closed set, never the token, a claim's value or a key.
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import type { KeyObject } from "node:crypto";
+import type * as Jose from "jose";
+import type { JWTVerifyGetKey } from "jose";
 import type { JwtConfig } from "../config/schema.js";
 import { HMAC_ALGORITHMS, JWKS_ALGORITHMS, publicKeyOf } from "./jwt-keys.js";
 
@@ -39,12 +40,21 @@ export function looksLikeJwt(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
 }
 
+type JoseModule = typeof Jose;
+let joseModule: Promise<JoseModule> | undefined;
+
+/** jose is loaded with the first token to verify: a relay without auth.api.jwt never loads it. */
+function loadJose(): Promise<JoseModule> {
+  return (joseModule ??= import("jose"));
+}
+
 export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions = {}): JwtVerifier {
   const now = options.now ?? Date.now;
-  const { key, algorithms } = verificationKey(config);
+  let ready: Promise<{ jose: JoseModule; key: JWTVerifyGetKey | KeyObject | Uint8Array; algorithms: string[] }> | undefined;
   return async (token) => {
+    const { jose, key, algorithms } = await (ready ??= loadJose().then((jose) => ({ jose, ...verificationKey(jose, config) })));
     try {
-      const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, {
+      const { payload } = await jose.jwtVerify(token, key as JWTVerifyGetKey, {
         algorithms,
         issuer: config.issuer,
         audience: config.audience,
@@ -54,14 +64,14 @@ export function createJwtVerifier(config: JwtConfig, options: JwtVerifierOptions
       });
       return { ok: true, ...(typeof payload.sub === "string" && { subject: payload.sub }) };
     } catch (err) {
-      return failure(err);
+      return failure(jose.errors, err);
     }
   };
 }
 
 /** What verifies: the JWKS (fetched lazily, cached, fetched again for an unknown kid), the PEM key, or the secret's bytes. */
-function verificationKey(config: JwtConfig): { key: JWTVerifyGetKey | KeyObject | Uint8Array; algorithms: string[] } {
-  if (config.jwks_url !== undefined) return { key: remoteKeys(new URL(config.jwks_url)), algorithms: JWKS_ALGORITHMS };
+function verificationKey(jose: JoseModule, config: JwtConfig): { key: JWTVerifyGetKey | KeyObject | Uint8Array; algorithms: string[] } {
+  if (config.jwks_url !== undefined) return { key: remoteKeys(jose, new URL(config.jwks_url)), algorithms: JWKS_ALGORITHMS };
   if (config.public_key !== undefined) {
     const parsed = publicKeyOf(config.public_key);
     // The schema refused anything else; this is a bug if it happens.
@@ -75,8 +85,9 @@ function verificationKey(config: JwtConfig): { key: JWTVerifyGetKey | KeyObject 
 class KeysUnavailable extends Error {}
 
 /** The JWKS getter, its failures sorted: about the token (its kid, its alg), or about fetching the keys. */
-function remoteKeys(url: URL): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(url);
+function remoteKeys(jose: JoseModule, url: URL): JWTVerifyGetKey {
+  const { errors } = jose;
+  const remote = jose.createRemoteJWKSet(url);
   return async (header, token) => {
     try {
       return await remote(header, token);
@@ -87,7 +98,7 @@ function remoteKeys(url: URL): JWTVerifyGetKey {
   };
 }
 
-function failure(err: unknown): JwtCheck {
+function failure(errors: JoseModule["errors"], err: unknown): JwtCheck {
   if (err instanceof KeysUnavailable) return { ok: false, unavailable: true };
   if (err instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
   if (err instanceof errors.JWTClaimValidationFailed) {
