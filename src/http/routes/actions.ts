@@ -5,11 +5,11 @@
 import type { Express, Request, Response } from "express";
 import type { Actions } from "../../actions/actions.js";
 import { errorPage, groupPage, resultPage } from "../../actions/pages.js";
-import { PAGE_HEADERS } from "../../web/html.js";
 import { csrfToken, GROUP_ID, sameToken, verifyActionLink } from "../../actions/signed-link.js";
 import type { Config } from "../../config/schema.js";
-import { decodeUtf8 } from "../body.js";
+
 import { HttpError } from "../errors.js";
+import { formFields, sendPage } from "../html-answers.js";
 import type { RouteKit } from "./kit.js";
 import { cookie } from "../cookies.js";
 
@@ -22,10 +22,6 @@ export interface ActionPageDeps {
 }
 
 const FORM_TYPE = "application/x-www-form-urlencoded";
-
-function send(res: Response, status: number, html: string, headers: Record<string, string> = {}): void {
-  res.status(status).set({ ...PAGE_HEADERS, ...headers }).send(html);
-}
 
 function cookieName(groupId: string): string {
   return `wr_action_${groupId}`;
@@ -42,16 +38,16 @@ export function actionPageRoutes(app: Express, kit: RouteKit, deps: ActionPageDe
     const secret = deps.config().actions?.secret;
     const groupId = groupParam(req);
     if (secret === undefined) {
-      send(res, 404, errorPage({ status: 404, title: "Not available", message: "Action links are not enabled on this relay." }));
+      sendPage(res, 404, errorPage({ status: 404, title: "Not available", message: "Action links are not enabled on this relay." }));
       return false;
     }
     const check = GROUP_ID.test(groupId) ? verifyActionLink(secret, groupId, req.query.e, req.query.s, deps.now()) : ({ ok: false, reason: "malformed" } as const);
     if (check.ok) return true;
     deps.refused(check.reason);
     if (check.reason === "expired") {
-      send(res, 410, errorPage({ status: 410, title: "Link expired", message: "This action link has expired. Use the link in a newer message, or Alertmanager itself." }));
+      sendPage(res, 410, errorPage({ status: 410, title: "Link expired", message: "This action link has expired. Use the link in a newer message, or Alertmanager itself." }));
     } else {
-      send(res, 403, errorPage({ status: 403, title: "Invalid link", message: "This action link is not valid: it was altered or not made by this relay. Nothing was changed." }));
+      sendPage(res, 403, errorPage({ status: 403, title: "Invalid link", message: "This action link is not valid: it was altered or not made by this relay. Nothing was changed." }));
     }
     return false;
   };
@@ -62,11 +58,11 @@ export function actionPageRoutes(app: Express, kit: RouteKit, deps: ActionPageDe
     if (!checkLink(req, res)) return;
     const groupId = groupParam(req);
     const view = await deps.actions.view(groupId);
-    if (!view) return send(res, 404, errorPage({ status: 404, title: "Unknown alert group", message: "This alert group is no longer known to the relay." }));
-    if (view.status === "resolved") return send(res, 410, errorPage({ status: 410, title: "Resolved", message: "This alert group has resolved; the link no longer acts." }));
+    if (!view) return sendPage(res, 404, errorPage({ status: 404, title: "Unknown alert group", message: "This alert group is no longer known to the relay." }));
+    if (view.status === "resolved") return sendPage(res, 410, errorPage({ status: 410, title: "Resolved", message: "This alert group has resolved; the link no longer acts." }));
     const csrf = csrfToken();
     const secure = deps.config().actions?.public_url?.startsWith("https:") ? "; Secure" : "";
-    send(res, 200, groupPage(view, { action: formAction(req), csrf, durations: deps.actions.silenceLengths().map((length) => length.label) }), {
+    sendPage(res, 200, groupPage(view, { action: formAction(req), csrf, durations: deps.actions.silenceLengths().map((length) => length.label) }), {
       "Set-Cookie": `${cookieName(groupId)}=${csrf}; HttpOnly; SameSite=Strict; Max-Age=3600${secure}`,
     });
   });
@@ -76,15 +72,15 @@ export function actionPageRoutes(app: Express, kit: RouteKit, deps: ActionPageDe
     const groupId = groupParam(req);
     const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (type !== FORM_TYPE) throw new HttpError(415, `unsupported content type "${type || "(none)"}"`, { detail: { expected: FORM_TYPE }, reason: "bad_content_type" });
-    const form = new URLSearchParams(decodeUtf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)));
+    const form = formFields(req);
     const token = form.get("csrf");
     if (!sameToken(token, cookie(req, cookieName(groupId)))) {
       deps.refused("forged");
-      return send(res, 403, errorPage({ status: 403, title: "Form expired", message: "Open the link again and resend the form. Nothing was changed." }));
+      return sendPage(res, 403, errorPage({ status: 403, title: "Form expired", message: "Open the link again and resend the form. Nothing was changed." }));
     }
     const by = (form.get("by") ?? "").trim().slice(0, 64);
     const note = (form.get("note") ?? "").trim().slice(0, 200);
-    if (by === "") return send(res, 400, errorPage({ status: 400, title: "Name needed", message: "Say who you are: the silence records it." }));
+    if (by === "") return sendPage(res, 400, errorPage({ status: 400, title: "Name needed", message: "Say who you are: the silence records it." }));
     const unsilence = form.get("action") === "unsilence";
     const duration = form.get("duration");
     const outcome = await deps.actions.fromPage(groupId, {
@@ -95,7 +91,7 @@ export function actionPageRoutes(app: Express, kit: RouteKit, deps: ActionPageDe
       formToken: token!,
     });
     const back = formAction(req);
-    if (outcome.ok) return send(res, 200, resultPage({ title: outcome.title, message: outcome.message, backUrl: back }));
-    send(res, outcome.status, errorPage(outcome));
+    if (outcome.ok) return sendPage(res, 200, resultPage({ title: outcome.title, message: outcome.message, backUrl: back }));
+    sendPage(res, outcome.status, errorPage(outcome));
   });
 }

@@ -16,7 +16,6 @@ import type { Format } from "../../types.js";
 import { byteLimit } from "../../wecom-limits.js";
 import { consolePage } from "../../web/frame.js";
 import { grafanaPanelUrl } from "../../web/grafana-links.js";
-import { PAGE_HEADERS } from "../../web/html.js";
 import { loginPage } from "../../web/login-view.js";
 import { searchMessages, type MessageQuery } from "../../web/message-search.js";
 import { deadLettersView, messagesView, messageView } from "../../web/messages-view.js";
@@ -24,7 +23,8 @@ import { credentialsMatch, formToken, formTokenMatches, jwtOnly, newSession, SES
 import { silencesView } from "../../web/silences-view.js";
 import { targetsView, type TargetRow } from "../../web/targets-view.js";
 import { routesView, templatesView, type TemplateForm } from "../../web/tools-view.js";
-import { decodeUtf8, parseJson } from "../body.js";
+import { parseJson } from "../body.js";
+import { formFields, sendPage } from "../html-answers.js";
 import type { RouteKit } from "./kit.js";
 
 export interface ConsoleDeps {
@@ -44,14 +44,6 @@ export interface ConsoleDeps {
 
 /** Dead letters one "retry all" click puts back at most. */
 const RETRY_ALL_MAX = 1000;
-
-function send(res: Response, status: number, html: string, headers: Record<string, string> = {}): void {
-  res.status(status).set({ ...PAGE_HEADERS, ...headers }).send(html);
-}
-
-function form(req: Request): URLSearchParams {
-  return new URLSearchParams(decodeUtf8(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)));
-}
 
 function param(req: Request, name: string): string | undefined {
   const value = req.query[name];
@@ -100,7 +92,7 @@ export function consoleRoutes(app: Express, kit: RouteKit, deps: ConsoleDeps): v
   };
   const page = (req: Request, res: Response, title: string, body: string, current: string, status = 200) => {
     const viewer = viewers.get(req)!;
-    send(res, status, consolePage(title, body, { current, ...(viewer.session && { logoutToken: formToken(auth(), viewer) }) }));
+    sendPage(res, status, consolePage(title, body, { current, ...(viewer.session && { logoutToken: formToken(auth(), viewer) }) }));
   };
   const tokenOf = (req: Request) => formToken(auth(), viewers.get(req)!);
 
@@ -113,32 +105,32 @@ export function consoleRoutes(app: Express, kit: RouteKit, deps: ConsoleDeps): v
     }
     deps.rejected("unauthorized");
     if (req.method === "GET") return res.redirect(303, `/ui/login?${new URLSearchParams({ next: req.originalUrl })}`);
-    send(res, 401, errorPage({ status: 401, title: "Log in first", message: "Your session has ended. Log in again." }));
+    sendPage(res, 401, errorPage({ status: 401, title: "Log in first", message: "Your session has ended. Log in again." }));
   };
   /** A form that changes something must carry this viewer's token. */
   const requireFormToken: RequestHandler = (req, res, next) => {
-    if (formTokenMatches(auth(), viewers.get(req)!, form(req).get("csrf"))) return next();
+    if (formTokenMatches(auth(), viewers.get(req)!, formFields(req).get("csrf"))) return next();
     deps.rejected("bad_signature");
-    send(res, 403, errorPage({ status: 403, title: "Form expired", message: "Open the page again and resend the form. Nothing was changed." }));
+    sendPage(res, 403, errorPage({ status: 403, title: "Form expired", message: "Open the page again and resend the form. Nothing was changed." }));
   };
 
   app.get("/ui/login", (req, res) => {
     const configured = auth();
     if (jwtOnly(configured)) {
-      return send(res, 403, errorPage({ status: 403, title: "Console closed", message: "The API takes JWTs only; the console needs auth.api.bearer_token or basic_auth to log in with." }));
+      return sendPage(res, 403, errorPage({ status: 403, title: "Console closed", message: "The API takes JWTs only; the console needs auth.api.bearer_token or basic_auth to log in with." }));
     }
     if (!configured || (configured.bearer_token === undefined && configured.basic_auth === undefined)) return res.redirect(303, "/ui");
-    send(res, 200, loginPage(configured.bearer_token !== undefined ? "token" : "basic", safeNext(param(req, "next"))));
+    sendPage(res, 200, loginPage(configured.bearer_token !== undefined ? "token" : "basic", safeNext(param(req, "next"))));
   });
 
   app.post("/ui/login", deps.loginLimit, kit.readBody, (req, res) => {
-    const fields = form(req);
+    const fields = formFields(req);
     const next = safeNext(fields.get("next"));
     const configured = auth();
     const typed = { token: fields.get("token") ?? "", username: fields.get("username") ?? "", password: fields.get("password") ?? "" };
     if (!credentialsMatch(configured, typed)) {
       deps.rejected("unauthorized");
-      return send(res, 401, loginPage(configured?.bearer_token !== undefined ? "token" : "basic", next, "Those credentials are not the relay's API credentials."));
+      return sendPage(res, 401, loginPage(configured?.bearer_token !== undefined ? "token" : "basic", next, "Those credentials are not the relay's API credentials."));
     }
     const secure = req.secure ? "; Secure" : "";
     res.set("Set-Cookie", `${SESSION_COOKIE}=${newSession(configured, deps.now())}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=${SESSION_TTL_MS / 1000}${secure}`);
@@ -208,7 +200,7 @@ export function consoleRoutes(app: Express, kit: RouteKit, deps: ConsoleDeps): v
   });
 
   app.post("/ui/dead-letters/retry", kit.readBody, requireFormToken, async (req, res) => {
-    const target = form(req).get("target") ?? "";
+    const target = formFields(req).get("target") ?? "";
     const dead = await deps.store.listDead(RETRY_ALL_MAX, target);
     await deps.retry(dead.map((delivery) => delivery.id));
     res.redirect(303, "/ui/dead-letters");
@@ -250,7 +242,7 @@ export function consoleRoutes(app: Express, kit: RouteKit, deps: ConsoleDeps): v
   });
 
   app.post("/ui/templates", kit.readBody, (req, res) => {
-    const fields = form(req);
+    const fields = formFields(req);
     const chosen: TemplateForm = {
       source: fields.get("source") ?? "alertmanager",
       example: fields.get("example") ?? "",
